@@ -1,0 +1,23 @@
+"""tinygrad_iris: a small reverse-mode autodiff engine, and the StatQuest iris network on it."""
+
+from .engine import Value, as_value, detect_anomaly, is_grad_enabled, no_grad, record
+from .gradcheck import GradcheckError, gradcheck
+from .ops import SOFTMAX_DENOMINATOR, cross_entropy, log_softmax, nll_loss, softmax, stack
+
+__all__ = [
+    "SOFTMAX_DENOMINATOR",
+    "GradcheckError",
+    "Value",
+    "as_value",
+    "cross_entropy",
+    "detect_anomaly",
+    "gradcheck",
+    "is_grad_enabled",
+    "log_softmax",
+    "nll_loss",
+    "no_grad",
+    "record",
+    "softmax",
+    "stack",
+]
+__version__ = "0.1.0"
