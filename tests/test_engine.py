@@ -217,3 +217,16 @@ def test_gradcheck_fails_on_a_wrong_gradient():
     with pytest.raises(GradcheckError, match=r"input 0.*element \(1,\)"):
         gradcheck(square, np.array([0.0, 3.0]))
     assert gradcheck(lambda v: v**2, np.array([0.0, 3.0]))
+
+
+def test_one_no_grad_object_can_be_nested():
+    quiet = no_grad()
+    with quiet:
+        with quiet:
+            pass
+        assert not (Value(1.0) * 2.0).requires_grad
+    assert (Value(1.0) * 2.0).requires_grad
+
+
+def test_scalar_value_is_truthy_like_micrograd():
+    assert Value(0.0) and Value([0.0])

@@ -33,8 +33,10 @@ __all__ = ["Value", "as_value", "detect_anomaly", "is_grad_enabled", "no_grad", 
 class _ThreadState(threading.local):
     """Per-thread switches: `no_grad()` in one thread never affects another."""
 
-    grad_enabled = True
-    anomaly = False
+    def __init__(self) -> None:
+        self.grad_enabled = True
+        self.anomaly = False
+        self.saved: list[bool] = []  # outer states of nested contexts, innermost last
 
 
 _state = _ThreadState()
@@ -47,11 +49,11 @@ class no_grad:
     """
 
     def __enter__(self) -> None:
-        self._previous = _state.grad_enabled
+        _state.saved.append(_state.grad_enabled)
         _state.grad_enabled = False
 
     def __exit__(self, *exc: object) -> None:
-        _state.grad_enabled = self._previous
+        _state.grad_enabled = _state.saved.pop()
 
     def __call__(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -76,11 +78,11 @@ class detect_anomaly:
     """
 
     def __enter__(self) -> None:
-        self._previous = _state.anomaly
+        _state.saved.append(_state.anomaly)
         _state.anomaly = True
 
     def __exit__(self, *exc: object) -> None:
-        _state.anomaly = self._previous
+        _state.anomaly = _state.saved.pop()
 
 
 def _as_data(data: object) -> Data:
@@ -520,11 +522,6 @@ class Value:
         if type(self.data) is not np.ndarray:
             raise TypeError("iteration over a scalar Value")
         return (self[i] for i in range(self.shape[0]))
-
-    def __len__(self) -> int:
-        if type(self.data) is not np.ndarray:
-            raise TypeError("len() of a scalar Value")
-        return self.shape[0]
 
     # ----- reverse mode --------------------------------------------------------------------
     def backward(self, gradient: object = None) -> None:
