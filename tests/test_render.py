@@ -118,7 +118,7 @@ digraph computation_graph {
 	}
 	n0 -> n2
 	n1 -> n2
-	label=<<TABLE BORDER="0" CELLSPACING="4" CELLPADDING="2"><TR><TD BGCOLOR="#fff2cc" COLOR="#b08800" BORDER="1" WIDTH="14" HEIGHT="14"></TD><TD ALIGN="LEFT">parameter (leaf that requires grad)</TD><TD BGCOLOR="white" COLOR="#777777" BORDER="1" WIDTH="14" HEIGHT="14"></TD><TD ALIGN="LEFT">op result: name, op, data, grad; small numbers are constants</TD></TR></TABLE>> labeljust=l labelloc=b
+	fontsize=11 label=<<TABLE BORDER="0" CELLSPACING="4" CELLPADDING="2"><TR><TD BGCOLOR="#fff2cc" COLOR="#b08800" BORDER="1" WIDTH="14" HEIGHT="14"></TD><TD ALIGN="LEFT">parameter (leaf that requires grad)</TD><TD BGCOLOR="white" COLOR="#777777" BORDER="1" WIDTH="14" HEIGHT="14"></TD><TD ALIGN="LEFT">op result: name, op, data, grad</TD></TR><TR><TD></TD><TD ALIGN="LEFT" COLSPAN="3">small grey numbers: constants</TD></TR></TABLE>> labeljust=l labelloc=b
 }
 """  # noqa: E501
 

@@ -39,7 +39,7 @@ __all__ = [
 ]
 
 FORMATS = ("svg", "png", "pdf", "dot")
-INSTALL_HINT = (
+_INSTALL_HINT = (
     "Graphviz's 'dot' program was not found on PATH; install it with "
     "'sudo apt-get install graphviz' (Debian/Ubuntu), 'brew install graphviz' (macOS) "
     "or 'conda install graphviz', or write DOT text instead (format 'dot')"
@@ -170,7 +170,7 @@ def draw_graph(
             else:
                 graph.edge(ids[parent], ids[node])
     has_denominator = any(node.name == SOFTMAX_DENOMINATOR for node in nodes)
-    graph.attr(label=_legend(title, highlight, has_denominator), labelloc="b", labeljust="l")
+    graph.attr(label=_legend(title, highlight, has_denominator), labelloc="b", labeljust="l", fontsize="11")
     return graph
 
 
@@ -182,7 +182,7 @@ def render_bytes(graph: graphviz.Digraph, format: str = "svg") -> bytes:
     try:
         return graph.pipe(format=format)
     except graphviz.ExecutableNotFound:
-        raise GraphvizNotFoundError(INSTALL_HINT) from None
+        raise GraphvizNotFoundError(_INSTALL_HINT) from None
 
 
 def render_graph(graph: graphviz.Digraph, path: str | os.PathLike[str], format: str | None = None) -> Path:
@@ -326,23 +326,26 @@ def _label(lines: list[str]) -> str:
 
 
 def _legend(title: str | None, highlight: Value | None, has_denominator: bool) -> str:
-    """A one-row key under the drawing: a colour swatch and a few words per kind of node."""
+    """A key under the drawing, two entries a row: a colour swatch and a few words per kind of node."""
     entries = [
         (_PARAMETER_FILL, _PARAMETER_LINE, "parameter (leaf that requires grad)"),
-        ("white", _OPERATION_LINE, "op result: name, op, data, grad; small numbers are constants"),
+        ("white", _OPERATION_LINE, "op result: name, op, data, grad"),
     ]
     if has_denominator:
         entries.append((_DENOMINATOR_FILL, _DENOMINATOR_LINE, "softmax denominator (double octagon)"))
     if highlight is not None:
         who = highlight.name or "the highlighted value"
         entries.append((_HIGHLIGHT_FILL, HIGHLIGHT, f"on a path from {who} to the output"))
-    cells = "".join(
+    cells = [
         f'<TD BGCOLOR="{fill}" COLOR="{line}" BORDER="1" WIDTH="14" HEIGHT="14"></TD>'
         f'<TD ALIGN="LEFT">{_escape(text)}</TD>'
         for fill, line, text in entries
-    )
-    heading = f'<TR><TD COLSPAN="{2 * len(entries)}" ALIGN="LEFT">{_bold(title)}</TD></TR>' if title else ""
-    return f'<<TABLE BORDER="0" CELLSPACING="4" CELLPADDING="2">{heading}<TR>{cells}</TR></TABLE>>'
+    ]
+    rows = ["<TR>" + "".join(cells[i : i + 2]) + "</TR>" for i in range(0, len(cells), 2)]
+    rows.append('<TR><TD></TD><TD ALIGN="LEFT" COLSPAN="3">small grey numbers: constants</TD></TR>')
+    if title:
+        rows.insert(0, f'<TR><TD COLSPAN="4" ALIGN="LEFT">{_bold(title)}</TD></TR>')
+    return f'<<TABLE BORDER="0" CELLSPACING="4" CELLPADDING="2">{"".join(rows)}</TABLE>>'
 
 
 def _check_format(format: str) -> str:
