@@ -15,16 +15,21 @@ ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 
 
-def test_mkdocs_build_strict_succeeds_with_generated_figures_and_numbers(tmp_path: Path):
-    site = tmp_path / "site"
-    result = subprocess.run(
+def build_site(project: Path, site: Path) -> subprocess.CompletedProcess[str]:
+    """`mkdocs build --strict` of the mkdocs.yml in ``project`` into ``site``."""
+    return subprocess.run(
         [sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(site)],
-        cwd=ROOT,
+        cwd=project,
         capture_output=True,
         text=True,
         timeout=120,
         env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
     )
+
+
+def test_mkdocs_build_strict_succeeds_with_generated_figures_and_numbers(tmp_path: Path):
+    site = tmp_path / "site"
+    result = build_site(ROOT, site)
     assert result.returncode == 0, result.stderr
     figure = ET.fromstring((site / "figures" / "first-graph.svg").read_bytes())
     texts = [element.text for element in figure.iter("{http://www.w3.org/2000/svg}text")]
@@ -47,14 +52,7 @@ def test_an_unknown_generated_snippet_fails_the_build(tmp_path: Path):
     config = (ROOT / "mkdocs.yml").read_text().split("\nnav:")[0]
     config += "\nhooks:\n  - " + str(ROOT / "docs" / "hooks.py") + "\n"
     (tmp_path / "mkdocs.yml").write_text(config)
-    result = subprocess.run(
-        [sys.executable, "-m", "mkdocs", "build", "--strict", "-d", str(tmp_path / "site")],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "NO_MKDOCS_2_WARNING": "1"},
-    )
+    result = build_site(tmp_path, tmp_path / "site")
     assert result.returncode != 0
     assert "no_such_snippet" in result.stderr
 

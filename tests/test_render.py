@@ -196,6 +196,8 @@ def test_highlight_must_be_in_the_graph():
         ti.draw_graph(total, highlight="b3")  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="root must be a Value"):
         ti.draw_graph(2.0)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="max_nodes must be a positive integer"):
+        ti.draw_graph(total, max_nodes=0)
     with pytest.raises(ValueError, match="rankdir"):
         ti.draw_graph(total, rankdir="sideways")
 

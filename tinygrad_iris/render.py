@@ -69,7 +69,7 @@ def graph_nodes(root: Value, *, max_nodes: int | None = None) -> list[Value]:
     the same graph always gives the same order. Raises ValueError past ``max_nodes`` values.
     """
     if not isinstance(root, Value):
-        raise TypeError(f"draw_graph: root must be a Value, got {type(root).__name__}")
+        raise TypeError(f"graph_nodes: root must be a Value, got {type(root).__name__}")
     order: list[Value] = []
     seen = {root}
     stack = [(root, iter(root._parents))]
@@ -128,9 +128,13 @@ def draw_graph(
     to ``root``. ``groups(node)`` returns a cluster label for the node, a sequence of labels
     (outer to inner) for nested clusters, or None; a dict of labels works as ``groups=labels.get``.
     Node ids are ``n{i}`` in `graph_nodes` order, so the same graph gives the same DOT text.
+    More than ``max_nodes`` values raise ValueError (Graphviz takes seconds past ~1000 nodes, and
+    the picture stops being readable): draw an intermediate value instead, or raise the limit.
     """
     if highlight is not None and not isinstance(highlight, Value):
         raise TypeError(f"draw_graph: highlight must be a Value or None, got {type(highlight).__name__}")
+    if isinstance(max_nodes, bool) or not isinstance(max_nodes, int) or max_nodes < 1:
+        raise ValueError(f"draw_graph: max_nodes must be a positive integer, got {max_nodes!r}")
     if rankdir not in _RANKDIRS:
         raise ValueError(f"draw_graph: rankdir must be one of {', '.join(_RANKDIRS)}, got {rankdir!r}")
     nodes = graph_nodes(root, max_nodes=max_nodes)
