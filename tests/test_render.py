@@ -152,6 +152,10 @@ def test_arrays_show_shape_and_a_preview():
     source = ti.draw_graph(w.sum()).source
     assert "data (10,) [0, 1, ..., 8, 9]" in source
     assert "grad (10,) [0, 0, ..., 0, 0]" in source
+    total, _, _ = three_row_graph()
+    source = ti.draw_graph(total).source
+    assert source.count("<BR/>sum(axis=-1)<BR/>data (1,) [") == 3  # each softmax denominator
+    assert "<B>[0]</B>" in source and "<B>[2]</B>" in source  # picking the true species
 
 
 # ----- highlighting -----------------------------------------------------------------------------------

@@ -277,10 +277,11 @@ def _node_attributes(node: Value, highlighted: bool) -> dict[str, str]:
 
 def _describe_op(node: Value) -> str:
     op, ctx = node.op, node._ctx
-    if op == "getitem":
-        return f"[{_short(ctx[0])}]"
-    if op in ("sum", "mean", "max") and ctx[0] is not None:
-        return f"{op}(axis={ctx[0]})"
+    argument = ctx[0] if isinstance(ctx, tuple) and ctx else None  # the index, or the reduced axis
+    if op == "getitem" and argument is not None:
+        return f"[{_short(argument)}]"
+    if op in ("sum", "mean", "max") and argument is not None:
+        return f"{op}(axis={argument})"
     return _OP_SYMBOLS.get(op, op)
 
 
