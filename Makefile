@@ -31,5 +31,9 @@ lint: $(VENV)/.installed-dev-plot
 demo: $(VENV)/.installed-dev-plot dot
 	$(PY) examples/first_value.py
 
+# The documentation site, built into site/; every figure and generated number comes from docs/hooks.py.
+docs: $(VENV)/.installed-docs dot
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict -d site
+
 clean:
 	rm -rf $(VENV) site out .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -3,6 +3,14 @@
 from .engine import Value, as_value, detect_anomaly, is_grad_enabled, no_grad, record
 from .gradcheck import GradcheckError, gradcheck
 from .ops import SOFTMAX_DENOMINATOR, cross_entropy, log_softmax, nll_loss, softmax, stack
+from .render import (
+    GraphvizNotFoundError,
+    draw_graph,
+    graph_nodes,
+    groups_from_stages,
+    render_bytes,
+    render_graph,
+)
 
 __all__ = [
     "SOFTMAX_DENOMINATOR",
@@ -21,3 +29,11 @@ __all__ = [
     "stack",
 ]
 __version__ = "0.1.0"
+__all__ += [
+    "GraphvizNotFoundError",
+    "draw_graph",
+    "graph_nodes",
+    "groups_from_stages",
+    "render_bytes",
+    "render_graph",
+]
