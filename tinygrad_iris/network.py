@@ -13,8 +13,9 @@ stacks the same scalars into matrices, so both forms put their gradients on the 
 
 from __future__ import annotations
 
+import itertools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -46,6 +47,7 @@ __all__ = [
     "article_table",
     "b3_curve",
     "b3_gradient",
+    "b3_minimum",
     "evaluate",
     "optimize_b3",
     "train",
@@ -275,17 +277,30 @@ class Descent:
     b3: float  # after the last update
 
 
+def _descend(b3: float, lr: float) -> Iterator[DescentStep]:
+    """Gradient descent on b3 over the articles' rows, forever: b3 <- b3 - lr * d total / d b3."""
+    for k in itertools.count():
+        total, gradient = b3_gradient(b3)
+        yield DescentStep(k, b3, total, gradient)
+        b3 -= lr * gradient
+
+
 def optimize_b3(start: float = ARTICLE_B3, lr: float = 1.0, steps: int = 10) -> Descent:
-    """Gradient descent on b3 alone over the articles' rows: b3 <- b3 - lr * d total / d b3."""
+    """``steps`` steps of gradient descent on b3 alone, starting from ``start``."""
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
         raise ValueError(f"optimize_b3: steps must be a non-negative integer, got {steps!r}")
-    b3, learning_rate = _finite("start", start), _finite("lr", lr)
-    history = []
-    for k in range(steps):
-        total, gradient = b3_gradient(b3)
-        history.append(DescentStep(k, b3, total, gradient))
-        b3 -= learning_rate * gradient
-    return Descent(steps=tuple(history), b3=b3)
+    b3, rate = _finite("start", start), _finite("lr", lr)
+    history = tuple(itertools.islice(_descend(b3, rate), steps))
+    final = history[-1].b3 - rate * history[-1].gradient if history else b3
+    return Descent(steps=history, b3=final)
+
+
+def b3_minimum(start: float = ARTICLE_B3, tolerance: float = 1e-12, max_steps: int = 10_000) -> DescentStep:
+    """Where descent with lr 1 settles: the first step whose |gradient| is below ``tolerance``."""
+    for step in itertools.islice(_descend(_finite("start", start), 1.0), max_steps):
+        if abs(step.gradient) < tolerance:
+            return step
+    raise RuntimeError(f"b3_minimum: no convergence in {max_steps} steps from b3 = {start}")
 
 
 def b3_curve(b3_values: np.ndarray = B3_CURVE) -> np.ndarray:
