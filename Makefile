@@ -29,7 +29,7 @@ lint: $(VENV)/.installed-dev-plot
 	$(VENV)/bin/mypy
 
 demo: $(VENV)/.installed-dev-plot dot
-	$(PY) examples/first_value.py
+	$(PY) -m tinygrad_iris demo
 
 clean:
 	rm -rf $(VENV) site out .pytest_cache .mypy_cache .ruff_cache .hypothesis

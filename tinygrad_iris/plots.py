@@ -18,7 +18,7 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
 from .engine import no_grad
-from .files import write_atomically
+from .files import IMAGE_FORMATS, write_atomically
 from .iris import SPECIES as SPECIES_NAMES
 from .iris import IrisData
 
@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from .network import DescentStep, IrisNetwork, TrainingHistory
 
 __all__ = [
-    "FORMATS",
     "plot_b3_curve",
     "plot_decision_regions",
     "plot_hidden_surfaces",
@@ -34,7 +33,6 @@ __all__ = [
     "plot_training",
 ]
 
-FORMATS = ("png", "svg", "pdf")
 SPECIES_COLORS = ("tab:green", "tab:red", "tab:purple")
 HIDDEN_COLORS = ("tab:blue", "tab:orange")
 _DPI = 100
@@ -42,7 +40,7 @@ _DPI = 100
 
 def _save(figure: Figure, path: str | os.PathLike[str]) -> Path:
     suffix = Path(path).suffix.lower().lstrip(".")
-    if suffix not in FORMATS:
+    if suffix not in IMAGE_FORMATS:
         raise ValueError(f"cannot draw to {os.fspath(path)!r}: the name must end in .png, .svg or .pdf")
     return write_atomically(path, lambda file: figure.savefig(file, format=suffix, dpi=_DPI))
 
