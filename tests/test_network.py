@@ -1,9 +1,10 @@
-"""The iris network against the articles' numbers, derived here independently in plain math/NumPy."""
+"""The iris network against the articles' numbers, derived independently in tests/article_reference.py."""
 
 import math
 
 import numpy as np
 import pytest
+from article_reference import ROWS, hand_gradient, hand_probabilities, hand_total
 
 from tinygrad_iris import SOFTMAX_DENOMINATOR, Value, cross_entropy, gradcheck
 from tinygrad_iris.iris import load_iris
@@ -26,29 +27,6 @@ NAMES = [
     *("w_upper_setosa", "w_bottom_setosa", "b3", "w_upper_versicolor", "w_bottom_versicolor", "b4"),
     *("w_upper_virginica", "w_bottom_virginica", "b5"),
 ]
-ROWS = [(0.04, 0.42, 0), (1.00, 0.54, 2), (0.50, 0.37, 1)]  # the article's table, as printed
-
-
-# ----- the articles' formulas, written out by hand (the reference for this file) ----------------
-def hand_probabilities(petal, sepal, b3):
-    upper = max(petal * -2.5 + sepal * 0.6 + 1.6, 0.0)
-    bottom = max(petal * -1.5 + sepal * 0.4 + 0.7, 0.0)
-    raw = [
-        upper * -0.1 + bottom * 1.5 + b3,
-        upper * 2.4 + bottom * -5.2 + 0.0,
-        upper * -2.2 + bottom * 3.7 + 1.0,
-    ]
-    exps = [math.exp(r) for r in raw]
-    return [e / sum(exps) for e in exps]
-
-
-def hand_total(b3, rows=ROWS):
-    return sum(-math.log(hand_probabilities(p, s, b3)[t]) for p, s, t in rows)
-
-
-def hand_gradient(b3, rows=ROWS):
-    """d total / d b3 = sum over rows of (p_setosa - [species is Setosa])."""
-    return sum(hand_probabilities(p, s, b3)[0] - (t == 0) for p, s, t in rows)
 
 
 # ----- the network's parameters ------------------------------------------------------------------

@@ -20,7 +20,7 @@ from typing import Any, NoReturn, TextIO
 import numpy as np
 
 from .files import IMAGE_FORMATS, write_atomically
-from .iris import load_iris
+from .iris import IrisData, load_iris
 from .network import (
     ARTICLE_B3,
     B3_CURVE,
@@ -183,11 +183,13 @@ class _Progress:
             self.stderr.write("\n")
 
 
-def _train(net: IrisNetwork, args: argparse.Namespace, quiet: bool) -> tuple[TrainingHistory, float, float]:
-    data = load_iris()
-    progress = _Progress(args.epochs, quiet, sys.stderr, sys.stdout)
+def _train(
+    net: IrisNetwork, data: IrisData, epochs: int, optimizer: str, lr: float | None, quiet: bool
+) -> tuple[TrainingHistory, float, float]:
+    """Train with a progress display; return the history and the final (mean CE, accuracy)."""
+    progress = _Progress(epochs, quiet, sys.stderr, sys.stdout)
     try:
-        history = train(net, data.X, data.labels, args.epochs, args.optimizer, args.lr, on_epoch=progress)
+        history = train(net, data.X, data.labels, epochs, optimizer, lr, on_epoch=progress)
     finally:
         progress.close()
     loss, accuracy = evaluate(net, data.X, data.labels)
@@ -271,7 +273,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     dead_before = net.dead_units(data.X)
     if dead_before and not args.json:
         print(f"warning: hidden node(s) {', '.join(dead_before)} output 0 on every flower before training")
-    _, loss, accuracy = _train(net, args, quiet=args.json)
+    _, loss, accuracy = _train(net, data, args.epochs, args.optimizer, args.lr, quiet=args.json)
     dead = net.dead_units(data.X)
     if args.save is not None:
         _save_params(args.save, net)
@@ -302,7 +304,10 @@ def cmd_demo(args: argparse.Namespace) -> None:
     out: Path = args.out
     if out.exists() and not out.is_dir():
         raise OSError(f"cannot write to {out}: it is not a directory")
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise OSError(f"cannot create the folder {out}: {err.strerror or err}") from None
     _check_writable(out / "curve.png")
     plots = _plots()
     data = load_iris()
@@ -321,8 +326,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
     correct = int(np.sum(before.predict(data.X) == data.labels))
     print(f"the articles' network with b3 = 0 classifies {correct} of {len(data.labels)} flowers")
     net = IrisNetwork()
-    settings = argparse.Namespace(epochs=DEFAULT_EPOCHS, optimizer="adam", lr=None)
-    history, loss, accuracy = _train(net, settings, quiet=False)
+    history, loss, accuracy = _train(net, data, DEFAULT_EPOCHS, "adam", None, quiet=False)
     print(f"after {DEFAULT_EPOCHS} epochs of Adam: mean cross entropy {loss:.4f}, accuracy {accuracy:.1%}")
     written.append(plots.plot_training(out / "training.png", history))
     title = "after training"
