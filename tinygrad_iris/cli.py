@@ -80,24 +80,23 @@ def _learning_rate(text: str) -> float:
     return value
 
 
-def _count(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if not 0 <= value <= MAX_COUNT:
-        raise argparse.ArgumentTypeError(f"{text} must be between 0 and {MAX_COUNT:,}")
-    return value
+def _whole_number(largest: int, largest_text: str) -> Callable[[str], int]:
+    """An argument type for whole numbers in [0, largest]."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not 0 <= value <= largest:
+            raise argparse.ArgumentTypeError(f"{text} must be between 0 and {largest_text}")
+        return value
+
+    return parse
 
 
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if not 0 <= value < 2**63:
-        raise argparse.ArgumentTypeError(f"{text} must be between 0 and 2**63 - 1")
-    return value
+_count = _whole_number(MAX_COUNT, f"{MAX_COUNT:,}")
+_seed = _whole_number(2**63 - 1, "2**63 - 1")
 
 
 def _image_path(text: str) -> Path:
