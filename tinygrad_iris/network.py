@@ -2,8 +2,8 @@
 
     upper  = petal * w_petal_upper  + sepal * w_sepal_upper  + b1
     bottom = petal * w_petal_bottom + sepal * w_sepal_bottom + b2
-    raw_k  = relu(upper) * w_upper_k + relu(bottom) * w_bottom_k + b_k   (k: Setosa b3, Versicolor b4,
-                                                                           Virginica b5)
+    raw_k  = relu(upper) * w_upper_k + relu(bottom) * w_bottom_k + b_k
+             for k = setosa (bias b3), versicolor (b4), virginica (b5)
 
 then softmax over the three raw outputs and cross-entropy -log p(true species). The 15 weights
 and biases are named scalar `Value`s; the per-row form (`raw_outputs`, `row_loss`,
@@ -77,6 +77,7 @@ _OUTPUTS = tuple(
     for k, species in enumerate(SPECIES)
 )
 B3_CURVE = np.linspace(-6.0, 4.0, 200)  # the b3 values of the articles' pink curve
+B3_CURVE.setflags(write=False)
 OPTIMIZERS = ("adam", "sgd")
 DEFAULT_EPOCHS = 1000
 DEFAULT_LR = MappingProxyType({"adam": 0.05, "sgd": 0.5})
