@@ -345,3 +345,12 @@ def test_written_files_get_an_ordinary_mode(tmp_path):
     finally:
         os.umask(old)
     assert path.stat().st_mode & 0o777 == 0o644
+
+
+def test_the_package_and_cli_import_without_matplotlib():
+    code = (
+        "import sys, tinygrad_iris, tinygrad_iris.cli, tinygrad_iris.network; "
+        "print('matplotlib' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "False"
