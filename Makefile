@@ -29,7 +29,7 @@ lint: $(VENV)/.installed-dev-plot
 	$(VENV)/bin/mypy
 
 demo: $(VENV)/.installed-dev-plot dot
-	$(PY) examples/first_value.py
+	$(PY) -m tinygrad_iris demo
 
 # The documentation site, built into site/; every figure and generated number comes from docs/hooks.py.
 docs: $(VENV)/.installed-docs dot

@@ -1,0 +1,112 @@
+"""Optimizers with PyTorch's names and update rules: `SGD` (with momentum) and `Adam`.
+
+Each ``step()`` reads ``p.grad`` and updates ``p.data``: arrays in place, scalars by assignment.
+A parameter that received no gradient counts as having gradient zero (PyTorch skips it).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from .engine import Value
+
+__all__ = ["SGD", "Adam", "Optimizer"]
+
+
+def _number(name: str, value: object, low: float, high: float = math.inf, high_open: bool = False) -> float:
+    """``value`` as a float in [low, high] (or [low, high)), else a TypeError/ValueError naming it."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+    number = float(value)
+    if not math.isfinite(number) or not (low <= number < high if high_open else low <= number <= high):
+        bracket = ")" if high_open else "]"
+        raise ValueError(f"{name} must be a finite number in [{low:g}, {high:g}{bracket}, got {value!r}")
+    return number
+
+
+def _subtract(parameter: Value, update: Any) -> None:
+    if type(parameter.data) is np.ndarray:
+        parameter.data -= update
+    else:
+        parameter.data = type(parameter.data)(parameter.data - update)
+
+
+class Optimizer:
+    """Holds the parameters; subclasses define `step()`."""
+
+    def __init__(self, params: Iterable[Value], lr: float):
+        self.params = list(params)
+        if not self.params:
+            raise ValueError(f"{type(self).__name__}: got an empty list of parameters")
+        for i, p in enumerate(self.params):
+            if not isinstance(p, Value):
+                raise TypeError(f"{type(self).__name__}: parameter {i} is a {type(p).__name__}, not a Value")
+            if not p.requires_grad:
+                raise ValueError(f"{type(self).__name__}: parameter {i} ({p.name}) does not require grad")
+        if len({id(p) for p in self.params}) != len(self.params):
+            raise ValueError(f"{type(self).__name__}: a parameter appears more than once")
+        self.lr = _number("lr", lr, 0.0)
+
+    def zero_grad(self) -> None:
+        for p in self.params:
+            p.grad = None
+
+    def step(self) -> None:
+        raise NotImplementedError
+
+
+class SGD(Optimizer):
+    """p -= lr * v, with v = g (momentum 0) or v = momentum * v + g (v = g on the first step)."""
+
+    def __init__(self, params: Iterable[Value], lr: float, momentum: float = 0.0):
+        super().__init__(params, lr)
+        self.momentum = _number("momentum", momentum, 0.0)
+        self._velocity: list[Any] = [None] * len(self.params)
+
+    def step(self) -> None:
+        for i, p in enumerate(self.params):
+            g = p.grad
+            if self.momentum:
+                previous = self._velocity[i]
+                g = g if previous is None else self.momentum * previous + g
+                self._velocity[i] = g
+            _subtract(p, self.lr * g)
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba): m = b1 m + (1-b1) g, v = b2 v + (1-b2) g^2,
+    p -= lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)."""
+
+    def __init__(
+        self,
+        params: Iterable[Value],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+    ):
+        super().__init__(params, lr)
+        if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+            raise TypeError(f"betas must be a pair of numbers, got {betas!r}")
+        self.betas = (
+            _number("betas[0]", betas[0], 0.0, 1.0, high_open=True),
+            _number("betas[1]", betas[1], 0.0, 1.0, high_open=True),
+        )
+        self.eps = _number("eps", eps, 0.0)
+        self._steps = 0
+        self._m: list[Any] = [0.0] * len(self.params)
+        self._v: list[Any] = [0.0] * len(self.params)
+
+    def step(self) -> None:
+        self._steps += 1
+        beta1, beta2 = self.betas
+        m_correction = 1 - beta1**self._steps
+        v_correction = 1 - beta2**self._steps
+        for i, p in enumerate(self.params):
+            g = p.grad
+            m = self._m[i] = beta1 * self._m[i] + (1 - beta1) * g
+            v = self._v[i] = beta2 * self._v[i] + (1 - beta2) * g * g
+            _subtract(p, self.lr * (m / m_correction) / (np.sqrt(v / v_correction) + self.eps))
