@@ -44,10 +44,12 @@ def test_each_rows_raw_setosa_grad_is_p_setosa_minus_the_setosa_indicator():
     graph = build_article_graph()
     assert len(graph.rows) == 3
     for row, (petal, sepal, species) in zip(graph.rows, ROWS):
-        expected = hand_probabilities(petal, sepal, -2.0)[0] - (species == 0)
+        probabilities = hand_probabilities(petal, sepal, -2.0)
+        assert row.probabilities.data == pytest.approx(probabilities, abs=1e-12)
+        expected = probabilities[0] - (species == 0)
         assert row.raw[0].grad == pytest.approx(expected, abs=1e-12)
         assert [node.name for node in row.raw] == ["raw Setosa", "raw Versicolor", "raw Virginica"]
-        assert row.loss.item() == pytest.approx(-math.log(hand_probabilities(petal, sepal, -2.0)[species]))
+        assert row.loss.item() == pytest.approx(-math.log(probabilities[species]), abs=1e-12)
     assert sum(row.raw[0].grad for row in graph.rows) == pytest.approx(graph.net.b3.grad, abs=1e-15)
 
 

@@ -28,8 +28,10 @@ class RowNodes:
     """One training row's nodes in the graph, stage by stage (see `STAGES`)."""
 
     label: str  # "row 1: Setosa (petal 0.04, sepal 0.42)"
+    species: str  # the flower's true species
     hidden: tuple[Value, ...]  # relu(upper), relu(bottom)
     raw: tuple[Value, ...]  # the raw outputs: Setosa, Versicolor, Virginica
+    probabilities: Value  # softmax of the raw outputs, shape (3,)
     probability: Value  # p(true species), picked from the softmax
     loss: Value  # the row's cross entropy, -log p
 
@@ -61,8 +63,10 @@ def _row_nodes(total: Value, rows: Rows) -> tuple[RowNodes, ...]:
         found.append(
             RowNodes(
                 label=f"row {number}: {SPECIES[species]} (petal {petal:.2f}, sepal {sepal:.2f})",
+                species=SPECIES[species],
                 hidden=tuple(node for node in nodes if node.op == "relu"),
                 raw=tuple(by_name[f"raw {name}"] for name in SPECIES),
+                probabilities=by_name["softmax"],
                 probability=by_name[f"p({SPECIES[species]})"],
                 loss=loss,
             )
