@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 from article_reference import ROWS, hand_gradient, hand_probabilities, hand_total
@@ -103,8 +104,17 @@ def test_another_b3_and_other_rows():
     assert f"= {hand_gradient(0.5, [(0.2, 0.3, 1)]):.4g}" in source
 
 
+def svg_texts(svg: bytes) -> list[str]:
+    return [element.text or "" for element in ET.fromstring(svg).iter("{http://www.w3.org/2000/svg}text")]
+
+
 def test_the_same_graph_gives_the_same_dot_and_a_valid_svg():
     assert article_graph().source == article_graph().source
-    svg = ET.fromstring(ti.render_bytes(article_graph(), "svg"))
-    texts = [element.text for element in svg.iter("{http://www.w3.org/2000/svg}text")]
+    texts = svg_texts(ti.render_bytes(article_graph(), "svg"))
     assert "b3" in texts and texts.count(ti.SOFTMAX_DENOMINATOR) == 3
+
+
+def test_the_readmes_graph_is_what_the_code_draws_now():
+    """docs/img/graph.svg (shown in the README, made by `tinygrad-iris graph -o docs/img/graph.svg`)."""
+    committed = Path(__file__).resolve().parent.parent / "docs" / "img" / "graph.svg"
+    assert svg_texts(committed.read_bytes()) == svg_texts(ti.render_bytes(article_graph(), "svg"))
