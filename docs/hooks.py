@@ -147,10 +147,10 @@ def training_numbers() -> str:
     _, _, loss, accuracy = _trained()
     n = len(data.labels)
     rows = [
-        ["the articles' network, b3 = 0", "none", f"{start_loss:.4f}",
+        [f"the articles' values with b3 = {start.b3.item():g}", "none", f"{start_loss:.4f}",
          f"{start_accuracy:.1%} ({round(start_accuracy * n)} of {n})"],
-        [f"after {network.DEFAULT_EPOCHS} epochs, full batch",
-         f"Adam, learning rate {network.DEFAULT_LR['adam']:g}", f"{loss:.4f}",
+        [f"the articles' values (b3 = {network.ARTICLE_B3:g}), then {network.DEFAULT_EPOCHS} epochs",
+         f"full batch, Adam, learning rate {network.DEFAULT_LR['adam']:g}", f"{loss:.4f}",
          f"{accuracy:.1%} ({round(accuracy * n)} of {n})"],
     ]  # fmt: skip
     return _markdown_table(["network", "training", "mean cross entropy", "accuracy"], rows, "llrr")

@@ -173,7 +173,10 @@ def test_training_page_shows_the_numbers_and_the_figures(site: Path):
     assert numbers[1][2:] == [f"{mean_ce:.4f}", f"{correct / 150:.1%} ({correct} of 150)"]
 
     trained = numbers[2]
-    assert trained[:2] == ["after 1000 epochs, full batch", "Adam, learning rate 0.05"]
+    assert trained[:2] == [
+        "the articles' values (b3 = -2), then 1000 epochs",
+        "full batch, Adam, learning rate 0.05",
+    ]
     assert 0 < float(trained[2]) < 0.1  # FACTS: about 0.09
     assert trained[3] == "95.3% (143 of 150)"  # FACTS
     for name in ("training", "hidden-surfaces", "raw-outputs", "decision-regions"):
