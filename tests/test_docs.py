@@ -51,7 +51,8 @@ def test_mkdocs_build_strict_succeeds_with_generated_figures_and_numbers(site: P
     checking = (site / "gradient-checking" / "index.html").read_text()
     assert "finite differences give 2.56169" in checking
     api = (site / "api" / "index.html").read_text()
-    for name in ("engine.Value", "gradcheck.gradcheck", "testing.broadcastable_shapes", "render.draw_graph"):
+    names = ("engine.Value", "gradcheck.gradcheck", "testing.broadcastable_shapes", "render.draw_graph")
+    for name in (*names, "article_graph.article_graph"):
         assert f'id="tinygrad_iris.{name}"' in api
 
 

@@ -36,6 +36,7 @@ class RowNodes:
     loss: Value  # the row's cross entropy, -log p
 
     def stages(self) -> list[tuple[GroupLabel, Sequence[Value]]]:
+        """``((label, stage), outputs)`` per stage, for `groups_from_stages`."""
         outputs = (self.hidden, self.raw, (self.probability,), (self.loss,))
         return [((self.label, stage), nodes) for stage, nodes in zip(STAGES, outputs)]
 
