@@ -250,9 +250,11 @@ def _neg_vjp(g: Any, out: Value) -> tuple[Any]:
     return (-g,)
 
 
-# pow: a ** p (p a number)   d/da = p * a^(p-1)
+# pow: a ** p (p a number)   d/da = p * a^(p-1), and 0 for p = 0 (even at a = 0, where a^-1 is inf)
 def _pow_vjp(g: Any, out: Value) -> tuple[Any]:
     p = out._ctx
+    if p == 0:
+        return (g * 0,)
     return (g * p * _power(out._parents[0].data, p - 1),)
 
 
@@ -292,7 +294,8 @@ def _max_vjp(g: Any, out: Value) -> tuple[Any]:
     axis, keepdims = out._ctx
     x = out._parents[0].data
     mask = x == _expand_reduced(out.data, axis, keepdims)
-    share = _expand_reduced(g, axis, keepdims) / mask.sum(axis=axis, keepdims=True)
+    ties = mask.sum(axis=axis, keepdims=True, dtype=out.dtype)  # an int count would upcast float32
+    share = _expand_reduced(g, axis, keepdims) / ties
     return (mask * share,)
 
 
@@ -498,12 +501,15 @@ class Value:
             data = np.reshape(self.data, target)  # type: ignore[type-var]
         except ValueError:
             raise ValueError(f"reshape: cannot reshape shape {self.shape} into {tuple(target)}") from None
+        if data.ndim == 0:  # a scalar, held as one like every other scalar
+            data = data[()]
         return record(data, (self,), _reshape_vjp, "reshape")
 
     @property
     def T(self) -> Value:
-        """The transpose (axes reversed)."""
-        return record(np.transpose(self.data), (self,), _transpose_vjp, "T")
+        """The transpose (axes reversed); a scalar is its own transpose."""
+        data = self.data
+        return record(np.transpose(data) if type(data) is np.ndarray else data, (self,), _transpose_vjp, "T")
 
     def __getitem__(self, index: Any) -> Value:
         if isinstance(index, Value) or (type(index) is tuple and any(isinstance(i, Value) for i in index)):
