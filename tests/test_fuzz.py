@@ -40,8 +40,12 @@ def test_random_programs():
     start, tally = time.monotonic(), Counter[str]()
     if FUZZING:  # runs of FUZZ_CHUNK random programs, until FUZZ_EXAMPLES or FUZZ_SECONDS is reached
         budget, seconds = settings.default.max_examples, float(os.environ.get("FUZZ_SECONDS", "inf"))
+        reported = start
         while tally["programs"] < budget and time.monotonic() - start < seconds:
             _fuzz(min(FUZZ_CHUNK, budget - tally["programs"]), tally)
+            if time.monotonic() - reported > 60:
+                reported = time.monotonic()
+                print(f"\n{tally['programs']} programs in {reported - start:.0f} s", end="", flush=True)
     else:
         _fuzz(PROGRAMS_IN_CI, tally)
     ran, statements = tally.pop("programs"), tally.pop("statements")
