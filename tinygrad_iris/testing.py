@@ -22,7 +22,7 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from .engine import Value, _count_consumers, no_grad
+from .engine import Value, _count_consumers, detect_anomaly, no_grad
 from .gradcheck import gradcheck
 
 __all__ = [
@@ -159,8 +159,8 @@ def check_program(program: Callable[..., Value], inputs: Sequence[np.ndarray], s
     """The three differential checks of a program on float64 ``inputs``; raise on a disagreement.
 
     1. `gradcheck`: ``backward()`` against central finite differences, random upstream gradient.
-    2. A second ``backward()`` after ``zero_grad()`` gives bit-identical gradients at every node,
-       and a third one without ``zero_grad()`` doubles them exactly.
+    2. A second ``backward()`` after ``zero_grad()``, in anomaly mode, gives bit-identical
+       gradients at every node (and no anomaly); a third without ``zero_grad()`` doubles them.
     3. On float32 inputs every node's value and gradient is float32 and agrees with float64 to
        float32 precision.
     NumPy warnings raised inside are errors: a well-conditioned program must not produce any.
@@ -176,7 +176,8 @@ def check_program(program: Callable[..., Value], inputs: Sequence[np.ndarray], s
         nodes = _graph(out)
         first = [np.array(node.grad) for node in nodes]
         out.zero_grad()
-        out.backward(upstream)
+        with detect_anomaly():
+            out.backward(upstream)
         for k, (node, grad) in enumerate(zip(nodes, first)):
             if not np.array_equal(node.grad, grad):
                 raise AssertionError(f"node {k} (op {node.op!r}): backward after zero_grad differs")
