@@ -36,7 +36,8 @@ class _ThreadState(threading.local):
     def __init__(self) -> None:
         self.grad_enabled = True
         self.anomaly = False
-        self.saved: list[bool] = []  # outer states of nested contexts, innermost last
+        self.saved: list[bool] = []  # outer no_grad() states of nested contexts, innermost last
+        self.anomaly_saved: list[tuple[bool, Any]] = []  # per open detect_anomaly(): what to restore
 
 
 _state = _ThreadState()
@@ -75,14 +76,20 @@ class detect_anomaly:
 
     The error is a `FloatingPointError` naming the op, its input shapes and the line of user
     code that created the node. Off by default; when off it costs one flag test per op.
+    Inside, NumPy's divide/overflow/invalid warnings are silenced (each such event becomes this
+    error instead). Like `no_grad()`, it acts on the current thread only: the thread that runs an
+    op or a ``backward()`` decides whether it is checked.
     """
 
     def __enter__(self) -> None:
-        _state.saved.append(_state.anomaly)
+        errstate = np.errstate(divide="ignore", over="ignore", invalid="ignore")
+        errstate.__enter__()
+        _state.anomaly_saved.append((_state.anomaly, errstate))
         _state.anomaly = True
 
     def __exit__(self, *exc: object) -> None:
-        _state.anomaly = _state.saved.pop()
+        _state.anomaly, errstate = _state.anomaly_saved.pop()
+        errstate.__exit__(*exc)
 
 
 def _as_data(data: object) -> Data:
@@ -252,9 +259,11 @@ def _neg_vjp(g: Any, out: Value) -> tuple[Any]:
     return (-g,)
 
 
-# pow: a ** p (p a number)   d/da = p * a^(p-1)
+# pow: a ** p (p a number)   d/da = p * a^(p-1), and 0 for p = 0 (even at a = 0, where a^-1 is inf)
 def _pow_vjp(g: Any, out: Value) -> tuple[Any]:
     p = out._ctx
+    if p == 0:
+        return (g * 0,)
     return (g * p * _power(out._parents[0].data, p - 1),)
 
 
@@ -294,7 +303,8 @@ def _max_vjp(g: Any, out: Value) -> tuple[Any]:
     axis, keepdims = out._ctx
     x = out._parents[0].data
     mask = x == _expand_reduced(out.data, axis, keepdims)
-    share = _expand_reduced(g, axis, keepdims) / mask.sum(axis=axis, keepdims=True)
+    ties = mask.sum(axis=axis, keepdims=True, dtype=out.dtype)  # an int count would upcast float32
+    share = _expand_reduced(g, axis, keepdims) / ties
     return (mask * share,)
 
 
@@ -443,6 +453,7 @@ class Value:
         return _binary(as_value(other), self, operator.mul, _mul_vjp, "*")
 
     def __truediv__(self, other: Operand) -> Value:
+        """a / b; dividing by 0 gives inf (0/0 NaN) with NumPy's warning, as NumPy does."""
         return _binary(self, other, operator.truediv, _div_vjp, "/")
 
     def __rtruediv__(self, other: Operand) -> Value:
@@ -458,6 +469,8 @@ class Value:
         return record(-self.data, (self,), _neg_vjp, "neg")
 
     def __pow__(self, exponent: float) -> Value:
+        """x ** p for a number p; NumPy's rules: negative x to a fractional p is NaN, 0 to a
+        negative p is inf, each with NumPy's warning (and so is the gradient of 0 ** p, p < 1)."""
         if isinstance(exponent, (bool, np.bool_)) or not isinstance(exponent, (int, float, np.number)):
             raise TypeError(
                 f"**: the exponent must be a number, got {type(exponent).__name__} "
@@ -467,10 +480,11 @@ class Value:
         return record(_power(self.data, p), (self,), _pow_vjp, f"**{p}", p)
 
     def exp(self) -> Value:
+        """e^x; beyond x = 709.78 (88.72 in float32) it overflows to inf, with NumPy's warning."""
         return record(np.exp(self.data), (self,), _exp_vjp, "exp")
 
     def log(self) -> Value:
-        """Natural log; log of a negative number is NaN (NumPy's rule, with its warning)."""
+        """Natural log; log of a negative number is NaN, log 0 is -inf (NumPy's rules, with its warning)."""
         return record(np.log(self.data), (self,), _log_vjp, "log")
 
     def relu(self) -> Value:
@@ -500,12 +514,15 @@ class Value:
             data = np.reshape(self.data, target)  # type: ignore[type-var]
         except ValueError:
             raise ValueError(f"reshape: cannot reshape shape {self.shape} into {tuple(target)}") from None
+        if data.ndim == 0:  # a scalar, held as one like every other scalar
+            data = data[()]
         return record(data, (self,), _reshape_vjp, "reshape")
 
     @property
     def T(self) -> Value:
-        """The transpose (axes reversed)."""
-        return record(np.transpose(self.data), (self,), _transpose_vjp, "T")
+        """The transpose (axes reversed); a scalar is its own transpose."""
+        data = self.data
+        return record(np.transpose(data) if type(data) is np.ndarray else data, (self,), _transpose_vjp, "T")
 
     def __getitem__(self, index: Any) -> Value:
         if isinstance(index, Value) or (type(index) is tuple and any(isinstance(i, Value) for i in index)):
@@ -558,31 +575,40 @@ class Value:
         self._grad = seed
         anomaly = _state.anomaly
         ready = [self]
-        while ready:
-            node = ready.pop()
-            parents = node._parents
-            if not parents:
-                continue
-            g = node._grad
-            try:
-                grads = node._vjp(g, node)  # type: ignore[misc]
-            except ZeroDivisionError:  # a plain-float zero divisor: NumPy semantics instead
-                grads = node._vjp(np.float64(g), node)  # type: ignore[misc]
-            if anomaly:
-                _anomaly_check_backward(node, grads)
-            for parent, pg in zip(parents, grads):
-                if not parent.requires_grad:
+        try:
+            while ready:
+                node = ready.pop()
+                parents = node._parents
+                if not parents:
                     continue
-                if type(pg) is np.ndarray:
-                    pd = parent.data
-                    if type(pd) is not np.ndarray or pd.shape != pg.shape:
-                        pg = _unbroadcast(pg, _shape(pd))
-                current = parent._grad
-                parent._grad = pg if current is None else current + pg
-                left = consumers[parent] - 1
-                consumers[parent] = left
-                if left == 0:
-                    ready.append(parent)
+                g = node._grad
+                if anomaly:
+                    _anomaly_check_incoming(node, self)
+                try:
+                    grads = node._vjp(g, node)  # type: ignore[misc]
+                except ZeroDivisionError:  # a plain-float zero divisor: NumPy semantics instead
+                    grads = node._vjp(np.float64(g), node)  # type: ignore[misc]
+                if anomaly:
+                    _anomaly_check_backward(node, grads)
+                for parent, pg in zip(parents, grads):
+                    if not parent.requires_grad:
+                        continue
+                    if type(pg) is np.ndarray:
+                        pd = parent.data
+                        if type(pd) is not np.ndarray or pd.shape != pg.shape:
+                            pg = _unbroadcast(pg, _shape(pd))
+                    current = parent._grad
+                    parent._grad = pg if current is None else current + pg
+                    left = consumers[parent] - 1
+                    consumers[parent] = left
+                    if left == 0:
+                        ready.append(parent)
+        except BaseException:  # an anomaly or Ctrl-C half-way: leave every .grad as it was
+            for node in consumers:
+                node._grad = None
+            for node, grad in earlier:
+                node._grad = grad
+            raise
         for node, grad in earlier:
             node._grad = grad + node._grad
 
@@ -632,6 +658,18 @@ def _anomaly_check_forward(out: Value, parents: tuple[Value, ...]) -> None:
         raise FloatingPointError(
             f"anomaly: op '{out.op}' on inputs of shapes {shapes} produced a non-finite "
             f"value; the node was created at {site}"
+        )
+
+
+def _anomaly_check_incoming(node: Value, root: Value) -> None:
+    """The gradient about to enter ``node``'s backward: the seed, or a sum of checked parts."""
+    if not np.all(np.isfinite(node._grad)):
+        if node is root:
+            raise FloatingPointError("anomaly: the gradient passed to backward() is not finite")
+        site = _created_at.get(node, "<created outside detect_anomaly()>")
+        raise FloatingPointError(
+            f"anomaly: the gradients reaching the output of op '{node.op}' (shape {node.shape}) "
+            f"overflowed when added up; the node was created at {site}"
         )
 
 
