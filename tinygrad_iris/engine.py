@@ -35,6 +35,12 @@ class _ThreadState(threading.local):
 
     grad_enabled = True
     anomaly = False
+    # grad_enabled and not anomaly, the common case: `record()` tests only this per op
+    plain = True
+
+    def set(self, grad_enabled: bool, anomaly: bool) -> None:
+        self.grad_enabled, self.anomaly = grad_enabled, anomaly
+        self.plain = grad_enabled and not anomaly
 
 
 _state = _ThreadState()
@@ -48,10 +54,10 @@ class no_grad:
 
     def __enter__(self) -> None:
         self._previous = _state.grad_enabled
-        _state.grad_enabled = False
+        _state.set(False, _state.anomaly)
 
     def __exit__(self, *exc: object) -> None:
-        _state.grad_enabled = self._previous
+        _state.set(self._previous, _state.anomaly)
 
     def __call__(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -72,15 +78,16 @@ class detect_anomaly:
     """Context manager: the first op whose output or gradient holds NaN/inf raises.
 
     The error is a `FloatingPointError` naming the op, its input shapes and the line of user
-    code that created the node. Off by default; when off it costs one flag test per op.
+    code that created the node. Off by default; when off it costs nothing: each op tests one
+    thread-local switch that covers both `no_grad()` and anomaly mode.
     """
 
     def __enter__(self) -> None:
         self._previous = _state.anomaly
-        _state.anomaly = True
+        _state.set(_state.grad_enabled, True)
 
     def __exit__(self, *exc: object) -> None:
-        _state.anomaly = self._previous
+        _state.set(_state.grad_enabled, self._previous)
 
 
 def _as_data(data: object) -> Data:
@@ -163,17 +170,22 @@ def record(data: Data, parents: tuple[Value, ...], vjp: VJP, op: str, ctx: Any =
     out._grad = None
     out.name = None
     out.op = op
-    tracked = False
-    if _state.grad_enabled:
+    plain = _state.plain
+    if plain or _state.grad_enabled:
         for parent in parents:
             if parent.requires_grad:
-                tracked = True
-                break
-    out.requires_grad = tracked
-    out._parents = parents if tracked else ()
-    out._vjp = vjp if tracked else None
-    out._ctx = ctx if tracked else None
-    if _state.anomaly:
+                out.requires_grad = True
+                out._parents = parents
+                out._vjp = vjp
+                out._ctx = ctx
+                if not plain:  # recording with anomaly mode on
+                    _anomaly_check_forward(out, parents)
+                return out
+    out.requires_grad = False
+    out._parents = ()
+    out._vjp = None
+    out._ctx = None
+    if not plain and _state.anomaly:
         _anomaly_check_forward(out, parents)
     return out
 
@@ -194,15 +206,27 @@ def as_value(x: Operand) -> Value:
     return out
 
 
-def _binary(a: Value, b: Operand, forward: Callable[[Any, Any], Any], vjp: VJP, op: str) -> Value:
-    b = b if type(b) is Value else as_value(b)
-    try:
-        data = forward(a.data, b.data)
-    except ZeroDivisionError:  # plain floats: follow NumPy (inf, nan), not Python
-        data = forward(np.float64(a.data), b.data)
-    except ValueError as err:
-        raise ValueError(f"{op}: cannot combine shapes {a.shape} and {b.shape} ({err})") from None
-    return record(data, (a, b), vjp, op)
+BinaryMethod = Callable[["Value", Operand], "Value"]
+
+
+def _binary_op(forward: Callable[[Any, Any], Any], vjp: VJP, op: str) -> tuple[BinaryMethod, BinaryMethod]:
+    """The methods for ``a op b`` and for its reflection (``b op a`` where b is no Value)."""
+
+    def method(a: Value, b: Operand) -> Value:
+        if type(b) is not Value:
+            b = as_value(b)
+        try:
+            data = forward(a.data, b.data)
+        except ZeroDivisionError:  # plain floats: follow NumPy (inf, nan), not Python
+            data = forward(np.float64(a.data), b.data)
+        except ValueError as err:
+            raise ValueError(f"{op}: cannot combine shapes {a.shape} and {b.shape} ({err})") from None
+        return record(data, (a, b), vjp, op)
+
+    def reflected(b: Value, a: Operand) -> Value:
+        return method(as_value(a), b)
+
+    return method, reflected
 
 
 # ----- the VJPs, each next to nothing but the forward it differentiates -----------------------
@@ -422,35 +446,12 @@ class Value:
         return f"Value(shape={self.shape}, dtype={self.dtype}{name}, data={preview})"
 
     # ----- arithmetic ----------------------------------------------------------------------
-    def __add__(self, other: Operand) -> Value:
-        return _binary(self, other, operator.add, _add_vjp, "+")
-
-    def __radd__(self, other: Operand) -> Value:
-        return _binary(as_value(other), self, operator.add, _add_vjp, "+")
-
-    def __sub__(self, other: Operand) -> Value:
-        return _binary(self, other, operator.sub, _sub_vjp, "-")
-
-    def __rsub__(self, other: Operand) -> Value:
-        return _binary(as_value(other), self, operator.sub, _sub_vjp, "-")
-
-    def __mul__(self, other: Operand) -> Value:
-        return _binary(self, other, operator.mul, _mul_vjp, "*")
-
-    def __rmul__(self, other: Operand) -> Value:
-        return _binary(as_value(other), self, operator.mul, _mul_vjp, "*")
-
-    def __truediv__(self, other: Operand) -> Value:
-        return _binary(self, other, operator.truediv, _div_vjp, "/")
-
-    def __rtruediv__(self, other: Operand) -> Value:
-        return _binary(as_value(other), self, operator.truediv, _div_vjp, "/")
-
-    def __matmul__(self, other: Operand) -> Value:
-        return _binary(self, other, operator.matmul, _matmul_vjp, "@")
-
-    def __rmatmul__(self, other: Operand) -> Value:
-        return _binary(as_value(other), self, operator.matmul, _matmul_vjp, "@")
+    # one frame per op: these methods are generated, not wrappers around a shared helper
+    __add__, __radd__ = _binary_op(operator.add, _add_vjp, "+")
+    __sub__, __rsub__ = _binary_op(operator.sub, _sub_vjp, "-")
+    __mul__, __rmul__ = _binary_op(operator.mul, _mul_vjp, "*")
+    __truediv__, __rtruediv__ = _binary_op(operator.truediv, _div_vjp, "/")
+    __matmul__, __rmatmul__ = _binary_op(operator.matmul, _matmul_vjp, "@")
 
     def __neg__(self) -> Value:
         return record(-self.data, (self,), _neg_vjp, "neg")
@@ -539,7 +540,7 @@ class Value:
                 "no_grad(), from constants only, or by detach())"
             )
         if gradient is None:
-            if np.size(self.data) != 1 or type(self.data) is np.ndarray:
+            if type(self.data) is np.ndarray:  # anything else is a (NumPy) scalar
                 raise ValueError(
                     f"backward(): the value has shape {self.shape}; pass gradient= an array of "
                     "that shape, or reduce it to a scalar first (e.g. .sum())"
@@ -553,19 +554,13 @@ class Value:
                     f"shape {self.shape}"
                 )
             seed = seed[()] if seed.ndim == 0 else seed
-        consumers = _count_consumers(self)
-        # This pass computes fresh gradients; earlier ones are added back at the end.
-        earlier = [(node, node._grad) for node in consumers if node._grad is not None]
-        for node, _ in earlier:
-            node._grad = None
+        if not self._parents:  # a leaf: d self/d self is the seed itself
+            self._grad = seed if self._grad is None else self._grad + seed
+            return
+        order, earlier = _inner_nodes(self)
         self._grad = seed
         anomaly = _state.anomaly
-        ready = [self]
-        while ready:
-            node = ready.pop()
-            parents = node._parents
-            if not parents:
-                continue
+        for node in reversed(order):  # every node after all of its consumers
             g = node._grad
             try:
                 grads = node._vjp(g, node)  # type: ignore[misc]
@@ -573,19 +568,14 @@ class Value:
                 grads = node._vjp(np.float64(g), node)  # type: ignore[misc]
             if anomaly:
                 _anomaly_check_backward(node, grads)
-            for parent, pg in zip(parents, grads):
-                if not parent.requires_grad:
-                    continue
-                if type(pg) is np.ndarray:
-                    pd = parent.data
-                    if type(pd) is not np.ndarray or pd.shape != pg.shape:
-                        pg = _unbroadcast(pg, _shape(pd))
-                current = parent._grad
-                parent._grad = pg if current is None else current + pg
-                left = consumers[parent] - 1
-                consumers[parent] = left
-                if left == 0:
-                    ready.append(parent)
+            for parent, pg in zip(node._parents, grads):
+                if parent.requires_grad:
+                    if type(pg) is np.ndarray:
+                        pd = parent.data
+                        if type(pd) is not np.ndarray or pd.shape != pg.shape:
+                            pg = _unbroadcast(pg, _shape(pd))
+                    current = parent._grad
+                    parent._grad = pg if current is None else current + pg
         for node, grad in earlier:
             node._grad = grad + node._grad
 
@@ -593,6 +583,38 @@ class Value:
         """Reset ``.grad`` of every node in the graph behind this value (itself included)."""
         for node in _count_consumers(self):
             node._grad = None
+
+
+_EMIT = object()  # on the traversal stack: the node below it has all its inputs ordered
+
+
+def _inner_nodes(root: Value) -> tuple[list[Value], list[tuple[Value, Any]]]:
+    """The recorded (non-leaf) nodes behind ``root``, each after all of its inputs.
+
+    Iterative depth-first post-order (no recursion), so graphs of any depth work. Gradients
+    already on those nodes are taken off (and returned), so the pass computes fresh ones; a
+    leaf keeps its gradient and simply accumulates.
+    """
+    order: list[Value] = []
+    earlier: list[tuple[Value, Any]] = []
+    visited = set()
+    stack: list[Any] = [root]
+    push, pop = stack.append, stack.pop
+    while stack:
+        node = pop()
+        if node is _EMIT:
+            order.append(pop())
+        elif node not in visited:
+            visited.add(node)
+            if node._grad is not None:
+                earlier.append((node, node._grad))
+                node._grad = None
+            push(node)
+            push(_EMIT)
+            for parent in node._parents:
+                if parent._parents and parent not in visited:
+                    push(parent)
+    return order, earlier
 
 
 def _count_consumers(root: Value) -> dict[Value, int]:
