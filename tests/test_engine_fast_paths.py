@@ -1,0 +1,74 @@
+"""The engine's fast paths keep the plain semantics: backward order, leaves, the mode switches."""
+
+import threading
+
+import numpy as np
+import pytest
+
+from tinygrad_iris import Value, detect_anomaly, is_grad_enabled, no_grad
+
+
+def test_backward_of_a_leaf_adds_the_seed():
+    x = Value(2.0)
+    x.backward()
+    x.backward()
+    assert x.grad == 2.0
+
+
+def test_inner_nodes_reached_along_several_paths_get_every_contribution():
+    # depth-first order must put `a` after both of its consumers, whichever path finds it first
+    x = Value(1.5)
+    a = x * 2.0
+    b = a * a
+    c = a + b
+    loss = c * b + a
+    loss.backward()
+    av, bv = 3.0, 9.0
+    d_a = (1 + 2 * av) * bv + (av + bv) * 2 * av + 1.0  # d(c b + a)/da with c = a + b, b = a^2
+    assert x.grad == pytest.approx(2.0 * d_a, rel=1e-14)
+    assert a.grad == pytest.approx(d_a, rel=1e-14)
+
+
+def test_second_backward_adds_fresh_gradients_on_inner_nodes_too():
+    w = Value(np.array([1.0, -2.0]))
+    h = w * w
+    loss = (h * h).sum()
+    loss.backward()
+    first_w, first_h = w.grad.copy(), h.grad.copy()
+    loss.backward()
+    np.testing.assert_array_equal(w.grad, 2 * first_w)
+    np.testing.assert_array_equal(h.grad, 2 * first_h)
+
+
+def test_mode_switches_nest_and_restore():
+    x = Value(1.0)
+    with detect_anomaly(), np.errstate(divide="ignore"):
+        with no_grad():
+            assert not (x * 2.0).requires_grad and not is_grad_enabled()
+            with pytest.raises(FloatingPointError, match="anomaly"):
+                x / 0.0
+        assert (x * 2.0).requires_grad and is_grad_enabled()
+        with pytest.raises(FloatingPointError, match="anomaly"):
+            x / 0.0
+    with np.errstate(divide="ignore"):
+        assert (x / 0.0).data == np.inf  # anomaly mode is off again
+    assert (x * 2.0).requires_grad
+
+
+def test_anomaly_mode_is_per_thread():
+    entered, release = threading.Event(), threading.Event()
+
+    def hold_anomaly_mode():
+        with detect_anomaly():
+            entered.set()
+            release.wait(5)
+
+    thread = threading.Thread(target=hold_anomaly_mode)
+    thread.start()
+    entered.wait(5)
+    try:
+        with np.errstate(divide="ignore"):
+            assert (Value(1.0) / 0.0).data == np.inf
+    finally:
+        release.set()
+        thread.join()
