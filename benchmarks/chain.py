@@ -25,7 +25,7 @@ from micrograd.engine import Value as MicroValue
 
 from tinygrad_iris import Value
 
-from .timing import Budget, Contender, Row, Timing, assert_same, compare, rows_against_floor
+from .timing import Budget, Contender, Row, assert_same, compare, rows_against_floor
 
 NAME = "chain backward per op"
 FLOOR = "Python floats by hand (floor)"
@@ -133,7 +133,7 @@ def _one_size(n: int, budget: Budget) -> list[Row]:
     reps = max(5, min(budget.reps, budget.reps * 10**4 // n))
     timings = compare(contenders, budget, gc_off=True, reps=reps)
     workload = f"{NAME} (n={n:.0e})".replace("e+0", "e")
-    rows = rows_against_floor(workload, contenders, _per_op(timings, n), FLOOR)
+    rows = rows_against_floor(workload, contenders, {k: t.scaled(1 / n) for k, t in timings.items()}, FLOOR)
     for row in rows:
         row.extra.update(n=n, backward_seconds=timings[row.contender].median)
     if error:
@@ -166,10 +166,3 @@ def run(budget: Budget) -> list[Row]:
     ours[-1].target = "; ".join(filter(None, [ours[-1].target, flat]))
     ours[-1].extra["flatness"] = flatness
     return rows
-
-
-def _per_op(timings: dict[str, Timing], n: int) -> dict[str, Timing]:
-    return {
-        name: Timing(t.median / n, t.q1 / n, t.q3 / n, t.low / n, t.high / n, t.reps, t.number)
-        for name, t in timings.items()
-    }

@@ -126,12 +126,11 @@ def run(budget: Budget) -> list[Row]:
     timings = compare(contenders, budget, gc_off=True)
     rows = rows_against_floor(NAME, contenders, timings, FLOOR)
     ops = _count_ops(train_step(ours, xs, ys))
-    reference = timings[MICROGRAD].median
     for row in rows:
         row.extra["ops"] = ops
         row.note = f"{row.timing.median / ops * 1e6:.2f} us/op" if row.timing else ""
         if row.contender == OURS and row.timing:
-            ratio = row.timing.median / reference
+            ratio = row.timing.ratio_to(timings[MICROGRAD])
             row.extra["ratio_to_micrograd"] = ratio
             row.target = f"<= 1.0x micrograd: {ratio:.2f}x, {'met' if ratio <= 1.0 else 'MISSED'}"
     return rows

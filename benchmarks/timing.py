@@ -61,11 +61,25 @@ class Timing:
     high: float
     reps: int
     number: int  # calls per timed sample
+    samples: tuple[float, ...]  # seconds per call, one per repetition, in order
 
     @classmethod
     def of(cls, per_call: Sequence[float], number: int) -> Timing:
         q1, median, q3 = np.percentile(per_call, [25, 50, 75])
-        return cls(float(median), float(q1), float(q3), min(per_call), max(per_call), len(per_call), number)
+        low, high = min(per_call), max(per_call)
+        return cls(float(median), float(q1), float(q3), low, high, len(per_call), number, tuple(per_call))
+
+    def scaled(self, factor: float) -> Timing:
+        """The same timing per unit of work, e.g. per op of a call that runs ``1 / factor`` ops."""
+        return Timing.of([t * factor for t in self.samples], self.number)
+
+    def ratio_to(self, floor: Timing) -> float:
+        """Median over repetitions of this time / the floor's time in the same repetition.
+
+        Pairing each sample with the floor's sample of the same repetition (measured back to
+        back) cancels slow changes in machine load that a ratio of two medians would keep.
+        """
+        return float(np.median(np.divide(self.samples, floor.samples)))
 
 
 @dataclass
@@ -128,10 +142,10 @@ def compare(
 def rows_against_floor(
     workload: str, contenders: Sequence[Contender], timings: dict[str, Timing], floor: str
 ) -> list[Row]:
-    """One row per timed contender, with its ratio to the floor contender's median."""
-    base = timings[floor].median
+    """One row per timed contender, with its (paired) ratio to the floor contender."""
+    base = timings[floor]
     return [
-        Row(workload, c.name, timings[c.name], floor=c.name == floor, ratio=timings[c.name].median / base)
+        Row(workload, c.name, timings[c.name], floor=c.name == floor, ratio=timings[c.name].ratio_to(base))
         for c in contenders
     ]
 

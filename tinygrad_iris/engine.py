@@ -129,6 +129,8 @@ def _shape(data: Data) -> tuple[int, ...]:
 def _unbroadcast(g: np.ndarray, shape: tuple[int, ...]) -> Any:
     """Sum a broadcast gradient back down to ``shape`` (the operand's shape)."""
     extra = g.ndim - len(shape)
+    if extra and g.shape[extra:] == shape:  # broadcast along leading axes only, e.g. a bias
+        return g.sum(axis=0) if extra == 1 else g.sum(axis=tuple(range(extra)))
     axes = tuple(range(extra)) + tuple(
         extra + i for i, n in enumerate(shape) if n == 1 and g.shape[extra + i] != 1
     )
@@ -263,10 +265,10 @@ def _matmul_vjp(g: Any, out: Value) -> tuple[Any, Any]:
         gb = x[:, None] * g[..., None, :] if b.requires_grad else None
     elif y.ndim == 1:  # (..., m, k) @ (k) -> (..., m)
         ga = g[..., None] * y if a.requires_grad else None
-        gb = (np.swapaxes(x, -1, -2) @ g[..., None])[..., 0] if b.requires_grad else None
+        gb = (x.swapaxes(-1, -2) @ g[..., None])[..., 0] if b.requires_grad else None
     else:
-        ga = g @ np.swapaxes(y, -1, -2) if a.requires_grad else None
-        gb = np.swapaxes(x, -1, -2) @ g if b.requires_grad else None
+        ga = g @ y.swapaxes(-1, -2) if a.requires_grad else None
+        gb = x.swapaxes(-1, -2) @ g if b.requires_grad else None
     return ga, gb
 
 

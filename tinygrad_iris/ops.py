@@ -66,7 +66,7 @@ def _class_targets(targets: object, rows: int, classes: int, op: str) -> np.ndar
     if isinstance(raw, (str, bytes)) or raw is None:
         raise TypeError(f"{op}: targets must be integer class indices, got {type(raw).__name__}")
     array = np.asarray(raw)
-    if array.dtype.kind not in "iuf" or array.dtype == np.bool_:
+    if array.dtype.kind not in "iuf":  # bool is kind "b"
         raise TypeError(f"{op}: targets must be integer class indices, got dtype {array.dtype}")
     flat = array.reshape(-1)
     if array.ndim > 1 or flat.size != rows:
@@ -77,14 +77,17 @@ def _class_targets(targets: object, rows: int, classes: int, op: str) -> np.ndar
             raise ValueError(
                 f"{op}: target {flat[bad[0]].item()!r} at position {bad[0]} is not an integer class index"
             )
-    out_of_range = np.flatnonzero((flat < 0) | (flat >= classes))
-    if out_of_range.size:
-        i = out_of_range[0]
-        raise ValueError(
-            f"{op}: target {flat[i].item()!r} at position {i} is out of range "
-            f"for {classes} classes (0..{classes - 1})"
-        )
-    return flat.astype(np.intp)
+    t = flat.astype(np.intp)
+    # one reduction checks both ends: a negative index viewed as unsigned is huge
+    if array.dtype.kind == "f" or (t.size and t.view(np.uintp).max() >= classes):
+        out_of_range = np.flatnonzero((flat < 0) | (flat >= classes))
+        if out_of_range.size:
+            i = out_of_range[0]
+            raise ValueError(
+                f"{op}: target {flat[i].item()!r} at position {i} is out of range "
+                f"for {classes} classes (0..{classes - 1})"
+            )
+    return t
 
 
 def _rows_and_targets(x: Value, targets: object, reduction: str, op: str) -> tuple[np.ndarray, np.ndarray]:
@@ -112,10 +115,10 @@ def nll_loss(log_probs: Value, targets: object, reduction: str = "mean") -> Valu
 
 # fused cross-entropy: loss = logsumexp(x) - x[t]     d/dx = softmax(x) - onehot(t)
 def _cross_entropy_vjp(g: Any, out: Value) -> tuple[Any]:
-    probs, rows, t, scale, shape = out._ctx
-    grad = probs.copy()
+    exps, totals, rows, t, scale, shape = out._ctx
+    grad = exps / totals
     grad[rows, t] -= 1
-    grad *= g[:, None] if np.ndim(g) else g * scale
+    grad *= g[:, None] if type(g) is np.ndarray else g * scale
     return (grad.reshape(shape),)
 
 
@@ -136,5 +139,5 @@ def cross_entropy(logits: Value, targets: object, reduction: str = "mean") -> Va
     else:
         data = losses.sum() / len(rows) if reduction == "mean" else losses.sum()
     scale = 1.0 / len(rows) if reduction == "mean" else 1.0
-    ctx = (e / total, rows, t, scale, logits.shape)
+    ctx = (e, total, rows, t, scale, logits.shape)
     return record(data, (logits,), _cross_entropy_vjp, "cross_entropy", ctx)
