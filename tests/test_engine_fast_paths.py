@@ -5,7 +5,7 @@ import threading
 import numpy as np
 import pytest
 
-from tinygrad_iris import Value, detect_anomaly, is_grad_enabled, no_grad
+from tinygrad_iris import Value, cross_entropy, detect_anomaly, is_grad_enabled, no_grad
 
 
 def test_backward_of_a_leaf_adds_the_seed():
@@ -72,3 +72,17 @@ def test_anomaly_mode_is_per_thread():
     finally:
         release.set()
         thread.join()
+
+
+@pytest.mark.parametrize(
+    "targets, message",
+    [
+        (np.array([0, 7], dtype=np.uint8), "target 7 at position 1 is out of range"),
+        (np.array([0, -2], dtype=np.int32), "target -2 at position 1 is out of range"),
+        (np.array([1e30, 0.0]), "target 1e\\+30 at position 0 is out of range"),
+        (np.array([0, np.iinfo(np.int64).min]), "at position 1 is out of range"),
+    ],
+)
+def test_cross_entropy_range_check_catches_both_ends(targets, message):
+    with pytest.raises(ValueError, match=message):
+        cross_entropy(Value(np.zeros((2, 3))), targets)

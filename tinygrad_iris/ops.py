@@ -77,9 +77,9 @@ def _class_targets(targets: object, rows: int, classes: int, op: str) -> np.ndar
             raise ValueError(
                 f"{op}: target {flat[bad[0]].item()!r} at position {bad[0]} is not an integer class index"
             )
-    t = flat.astype(np.intp)
-    # one reduction checks both ends: a negative index viewed as unsigned is huge
-    if array.dtype.kind == "f" or (t.size and t.view(np.uintp).max() >= classes):
+    # integers: one reduction checks both ends, since a negative index viewed as unsigned is huge
+    t = flat.astype(np.intp) if array.dtype.kind != "f" else None
+    if t is None or (t.size and t.view(np.uintp).max() >= classes):
         out_of_range = np.flatnonzero((flat < 0) | (flat >= classes))
         if out_of_range.size:
             i = out_of_range[0]
@@ -87,7 +87,7 @@ def _class_targets(targets: object, rows: int, classes: int, op: str) -> np.ndar
                 f"{op}: target {flat[i].item()!r} at position {i} is out of range "
                 f"for {classes} classes (0..{classes - 1})"
             )
-    return t
+    return flat.astype(np.intp) if t is None else t
 
 
 def _rows_and_targets(x: Value, targets: object, reduction: str, op: str) -> tuple[np.ndarray, np.ndarray]:
