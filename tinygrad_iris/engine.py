@@ -39,11 +39,20 @@ class _ThreadState(threading.local):
     plain = True
 
     def set(self, grad_enabled: bool, anomaly: bool) -> None:
-        self.grad_enabled, self.anomaly = grad_enabled, anomaly
-        self.plain = grad_enabled and not anomaly
+        global _threads_not_plain, _all_plain
+        plain = grad_enabled and not anomaly
+        with _switch_lock:
+            _threads_not_plain += (not plain) - (not self.plain)
+            _all_plain = _threads_not_plain == 0
+        self.grad_enabled, self.anomaly, self.plain = grad_enabled, anomaly, plain
 
 
 _state = _ThreadState()
+# While no thread is inside no_grad() or detect_anomaly(), `record()` reads this module flag
+# instead of the (slower) thread-local switch.
+_threads_not_plain = 0
+_all_plain = True
+_switch_lock = threading.Lock()
 
 
 class no_grad:
@@ -172,7 +181,7 @@ def record(data: Data, parents: tuple[Value, ...], vjp: VJP, op: str, ctx: Any =
     out._grad = None
     out.name = None
     out.op = op
-    plain = _state.plain
+    plain = _all_plain or _state.plain
     if plain or _state.grad_enabled:
         for parent in parents:
             if parent.requires_grad:
