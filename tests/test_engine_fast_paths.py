@@ -5,7 +5,7 @@ import threading
 import numpy as np
 import pytest
 
-from tinygrad_iris import Value, cross_entropy, detect_anomaly, is_grad_enabled, no_grad
+from tinygrad_iris import Value, engine, cross_entropy, detect_anomaly, is_grad_enabled, no_grad
 
 
 def test_backward_of_a_leaf_adds_the_seed():
@@ -53,6 +53,7 @@ def test_mode_switches_nest_and_restore():
     with np.errstate(divide="ignore"):
         assert (x / 0.0).data == np.inf  # anomaly mode is off again
     assert (x * 2.0).requires_grad
+    assert engine._all_plain  # the fast path is back once every switch is restored
 
 
 def test_anomaly_mode_is_per_thread():
@@ -72,6 +73,7 @@ def test_anomaly_mode_is_per_thread():
     finally:
         release.set()
         thread.join()
+    assert engine._all_plain
 
 
 @pytest.mark.parametrize(
