@@ -5,7 +5,7 @@ import threading
 import numpy as np
 import pytest
 
-from tinygrad_iris import Value, engine, cross_entropy, detect_anomaly, is_grad_enabled, no_grad
+from tinygrad_iris import Value, cross_entropy, detect_anomaly, engine, is_grad_enabled, no_grad
 
 
 def test_backward_of_a_leaf_adds_the_seed():
