@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import math
+import resource
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -62,16 +63,17 @@ class Timing:
     reps: int
     number: int  # calls per timed sample
     samples: tuple[float, ...]  # seconds per call, one per repetition, in order
+    page_faults: float  # minor page faults per call (memory the OS had to map in), mean
 
     @classmethod
-    def of(cls, per_call: Sequence[float], number: int) -> Timing:
+    def of(cls, per_call: Sequence[float], number: int, page_faults: float) -> Timing:
         q1, median, q3 = np.percentile(per_call, [25, 50, 75])
-        low, high = min(per_call), max(per_call)
-        return cls(float(median), float(q1), float(q3), low, high, len(per_call), number, tuple(per_call))
+        low, high, reps = min(per_call), max(per_call), len(per_call)
+        return cls(float(median), float(q1), float(q3), low, high, reps, number, tuple(per_call), page_faults)
 
     def scaled(self, factor: float) -> Timing:
         """The same timing per unit of work, e.g. per op of a call that runs ``1 / factor`` ops."""
-        return Timing.of([t * factor for t in self.samples], self.number)
+        return Timing.of([t * factor for t in self.samples], self.number, self.page_faults * factor)
 
     def ratio_to(self, floor: Timing) -> float:
         """Median over repetitions of this time / the floor's time in the same repetition.
@@ -96,16 +98,22 @@ class Row:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _sample(contender: Contender, number: int) -> float:
-    """Time ``number`` calls (each after its own untimed setup); return seconds per call."""
-    total = 0.0
+def _minor_faults() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
+def _sample(contender: Contender, number: int) -> tuple[float, float]:
+    """Time ``number`` calls (each after its own untimed setup); return seconds and page faults per call."""
+    total, faults = 0.0, 0
     for _ in range(number):
         state = contender.setup()
+        before = _minor_faults()
         start = time.perf_counter()
         contender.run(state)
         total += time.perf_counter() - start
+        faults += _minor_faults() - before
         del state
-    return total / number
+    return total / number, faults / number
 
 
 def compare(
@@ -119,9 +127,10 @@ def compare(
     reps = budget.reps if reps is None else reps
     numbers = {}
     for c in contenders:
-        per_call = min(_sample(c, 1) for _ in range(max(budget.warmup, 1)))
+        per_call = min(_sample(c, 1)[0] for _ in range(max(budget.warmup, 1)))
         numbers[c.name] = max(1, math.ceil(budget.sample_seconds / max(per_call, 1e-9)))
     samples: dict[str, list[float]] = {c.name: [] for c in contenders}
+    faults: dict[str, list[float]] = {c.name: [] for c in contenders}
     was_enabled = gc.isenabled()
     try:
         for rep in range(reps):
@@ -130,13 +139,15 @@ def compare(
                 gc.collect()
                 if gc_off:
                     gc.disable()
-                samples[c.name].append(_sample(c, numbers[c.name]))
+                seconds, page_faults = _sample(c, numbers[c.name])
+                samples[c.name].append(seconds)
+                faults[c.name].append(page_faults)
                 if was_enabled:
                     gc.enable()
     finally:
         if was_enabled:
             gc.enable()
-    return {name: Timing.of(per_call, numbers[name]) for name, per_call in samples.items()}
+    return {name: Timing.of(t, numbers[name], float(np.mean(faults[name]))) for name, t in samples.items()}
 
 
 def rows_against_floor(

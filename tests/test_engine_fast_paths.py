@@ -88,3 +88,13 @@ def test_anomaly_mode_is_per_thread():
 def test_cross_entropy_range_check_catches_both_ends(targets, message):
     with pytest.raises(ValueError, match=message):
         cross_entropy(Value(np.zeros((2, 3))), targets)
+
+
+def test_cross_entropy_takes_a_zero_dimensional_upstream_gradient():
+    logits = Value(np.array([[1.0, 2.0, 0.5], [0.0, -1.0, 3.0]]))
+    loss = cross_entropy(logits, [1, 2])
+    loss.backward(np.array(2.0))
+    doubled = logits.grad.copy()
+    logits.grad = None
+    loss.sum().backward()  # sum's VJP hands the scalar loss a 0-d array
+    np.testing.assert_allclose(doubled, 2 * logits.grad, rtol=1e-15)
