@@ -571,6 +571,7 @@ class Value:
         order, earlier = _inner_nodes(self)
         self._grad = seed
         anomaly = _state.anomaly
+        ndarray = np.ndarray  # a local: this loop runs once per edge of the graph
         for node in reversed(order):  # every node after all of its consumers
             g = node._grad
             try:
@@ -581,9 +582,9 @@ class Value:
                 _anomaly_check_backward(node, grads)
             for parent, pg in zip(node._parents, grads):
                 if parent.requires_grad:
-                    if type(pg) is np.ndarray:
+                    if type(pg) is ndarray:
                         pd = parent.data
-                        if type(pd) is not np.ndarray or pd.shape != pg.shape:
+                        if type(pd) is not ndarray or pd.shape != pg.shape:
                             pg = _unbroadcast(pg, _shape(pd))
                     current = parent._grad
                     parent._grad = pg if current is None else current + pg
@@ -610,13 +611,13 @@ def _inner_nodes(root: Value) -> tuple[list[Value], list[tuple[Value, Any]]]:
     earlier: list[tuple[Value, Any]] = []
     visited = set()
     stack: list[Any] = [root]
-    push, pop = stack.append, stack.pop
+    push, pop, emit, visit = stack.append, stack.pop, order.append, visited.add
     while stack:
         node = pop()
         if node is _EMIT:
-            order.append(pop())
+            emit(pop())
         elif node not in visited:
-            visited.add(node)
+            visit(node)
             if node._grad is not None:
                 earlier.append((node, node._grad))
                 node._grad = None
