@@ -25,7 +25,7 @@ from micrograd.engine import Value as MicroValue
 
 from tinygrad_iris import Value
 
-from .timing import Budget, Contender, Row, assert_same, compare, rows_against_floor
+from .timing import Budget, Contender, Row, Timing, assert_same, compare, rows_against_floor
 
 NAME = "chain backward per op"
 FLOOR = "Python floats by hand (floor)"
@@ -33,6 +33,7 @@ OURS = "tinygrad_iris"
 MICROGRAD = "micrograd"
 X0, C, D = 0.5, 0.999, 0.001
 MAX_MICROGRAD_MEMORY_N = 10**5  # beyond this, measuring micrograd's memory costs minutes
+CHAIN_REPS = 11  # a repetition times every length once; n = 1e6 takes seconds to build
 
 
 def build(value_class: type, n: int) -> tuple[Any, tuple[Any, Any, Any], weakref.ref[Any]]:
@@ -120,29 +121,32 @@ def _check_against_floor(n: int) -> None:
     assert_same(f"{NAME} n={n}", FLOOR, list(floor), got, rtol=1e-10)
 
 
-def _one_size(n: int, budget: Budget) -> list[Row]:
-    """Rows for one chain length: floor, tinygrad_iris, micrograd (timed only if it can run)."""
-    _check_against_floor(n)
-    error = _micrograd_backward_error(n)
+def _contenders(n: int, micrograd_runs: bool) -> list[Contender]:
+    """Floor, tinygrad_iris and (on chains short enough for it) micrograd, for a chain of n ops."""
     contenders = [
         Contender(FLOOR, floor_backward, setup=lambda: floor_tape(n)),
         Contender(OURS, _backward, setup=lambda: build(Value, n)[:2]),
     ]
-    if not error:  # short chains only; its graphs are freed by the GC between repetitions
+    if micrograd_runs:  # its graphs hold reference cycles: the GC frees them between repetitions
         contenders.append(Contender(MICROGRAD, _backward, setup=lambda: build(MicroValue, n)[:2]))
-    reps = max(5, min(budget.reps, budget.reps * 10**4 // n))
-    timings = compare(contenders, budget, gc_off=True, reps=reps)
+    return contenders
+
+
+def _size_rows(
+    n: int, contenders: list[Contender], timings: dict[str, Timing], error: str, tiny: bool
+) -> list[Row]:
+    """The rows of one chain length: time per op, memory per node and release, against micrograd."""
     workload = f"{NAME} (n={n:.0e})".replace("e+0", "e")
-    rows = rows_against_floor(workload, contenders, {k: t.scaled(1 / n) for k, t in timings.items()}, FLOOR)
-    for row in rows:
-        row.extra.update(n=n, backward_seconds=timings[row.contender].median)
+    per_op = {c.name: timings[c.name].scaled(1 / n) for c in contenders}
+    rows = rows_against_floor(workload, contenders, per_op, FLOOR)
+    for row, c in zip(rows, contenders):
+        row.extra.update(n=n, backward_seconds=timings[c.name].median)
     if error:
         rows.append(Row(workload, MICROGRAD, None, note=error, extra={"n": n}))
-
     ours, micrograd = rows[1], rows[-1]
     ours.extra["bytes_per_node"] = memory = bytes_per_node(Value, n)
     ours.note = f"{memory:.0f} B/node; released without GC: {released_without_gc(Value, n)}"
-    if n <= MAX_MICROGRAD_MEMORY_N or budget.tiny:
+    if n <= MAX_MICROGRAD_MEMORY_N or tiny:
         micrograd.extra["bytes_per_node"] = theirs = bytes_per_node(MicroValue, n)
         released = f"{theirs:.0f} B/node; released without GC: {released_without_gc(MicroValue, n)}"
         micrograd.note = "; ".join(filter(None, [error, released]))
@@ -155,14 +159,23 @@ def _verdict(met: bool) -> str:
 
 
 def run(budget: Budget) -> list[Row]:
+    """Every chain length timed in the same repetitions, so their time per op compares paired."""
+    sizes = budget.chain_sizes
+    errors = {n: _micrograd_backward_error(n) for n in sizes}
+    plain = {n: _contenders(n, micrograd_runs=not errors[n]) for n in sizes}
+    for n in sizes:
+        _check_against_floor(n)
+    everything = [Contender(f"{c.name} n={n}", c.run, c.setup) for n in sizes for c in plain[n]]
+    timings = compare(everything, budget, gc_off=True, reps=min(budget.reps, CHAIN_REPS))
     rows: list[Row] = []
-    for n in budget.chain_sizes:
-        rows += _one_size(n, budget)
-    ours = [row for row in rows if row.contender == OURS]
-    flatness = ours[-1].extra["backward_seconds"] / ours[-1].extra["n"]
-    flatness /= ours[0].extra["backward_seconds"] / ours[0].extra["n"]
-    sizes = f"n={ours[0].extra['n']:.0e} to {ours[-1].extra['n']:.0e}".replace("e+0", "e")
-    flat = f"time/op flat within 1.5x: {flatness:.2f}x from {sizes}, {_verdict(flatness <= 1.5)}"
-    ours[-1].target = "; ".join(filter(None, [ours[-1].target, flat]))
-    ours[-1].extra["flatness"] = flatness
+    for n in sizes:
+        of_size = {c.name: timings[f"{c.name} n={n}"] for c in plain[n]}
+        rows += _size_rows(n, plain[n], of_size, errors[n], budget.tiny)
+    small, large = (timings[f"{OURS} n={n}"] for n in (sizes[0], sizes[-1]))
+    flatness = large.scaled(1 / sizes[-1]).ratio_to(small.scaled(1 / sizes[0]))
+    ours = next(r for r in reversed(rows) if r.contender == OURS)
+    span = f"n={sizes[0]:.0e} to {sizes[-1]:.0e}".replace("e+0", "e")
+    flat = f"time/op flat within 1.5x: {flatness:.2f}x from {span}, {_verdict(flatness <= 1.5)}"
+    ours.target = "; ".join(filter(None, [ours.target, flat]))
+    ours.extra["flatness"] = flatness
     return rows

@@ -609,7 +609,7 @@ def _inner_nodes(root: Value) -> tuple[list[Value], list[tuple[Value, Any]]]:
     """
     order: list[Value] = []
     earlier: list[tuple[Value, Any]] = []
-    visited = set()
+    visited: set[Value] = set()
     stack: list[Any] = [root]
     push, pop, emit, visit = stack.append, stack.pop, order.append, visited.add
     while stack:
