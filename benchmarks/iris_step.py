@@ -14,5 +14,5 @@ TARGET = 1.5  # x the NumPy floor
 
 
 def run(budget: Budget) -> list[Row]:
-    problem = mlp_step.make_problem(rows=150, inputs=2, hidden=2, classes=3, seed=0)
-    return mlp_step.run(NAME, problem, budget, TARGET)
+    shape = mlp_step.Shape(rows=150, inputs=2, hidden=2, classes=3, seed=0)
+    return mlp_step.run(NAME, shape, budget, TARGET)

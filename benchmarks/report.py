@@ -22,36 +22,62 @@ JSON_NAME, PLOT_NAME = "bench.json", "bench_scaling.png"
 EXPLANATION = """\
 ## What the numbers mean
 
-- **median** is the median over the repetitions of the time of one call (one training step,
-  or one backward pass for the chain, divided by its n ops); **spread** is the interquartile
-  range (25th to 75th percentile) over the same repetitions. Every contender of a workload
-  is measured in the same process run, interleaved (each repetition runs all of them, in a
-  rotated order), after a warm-up; short calls are batched so one sample lasts ~20 ms.
-- **x floor** divides a median by the floor's median. The floor is the same computation
-  written by hand: NumPy for the array workloads, Python floats for the scalar ones. It
-  computes the same loss and every gradient the engine computes; before timing, every
-  contender's loss and gradients are checked against tinygrad_iris (to 1e-9 relative),
-  so no contender can be faster by doing less.
-- **iris step** and **wide MLP step**: one SGD step, forward, mean softmax cross-entropy,
-  backward, update of W1, b1, W2, b2, in float64. The iris inputs are a fixed random
+- **median** is the median, over the repetitions, of the time of one call: one training
+  step, or for the chain one backward pass divided by its n ops. **spread** is the
+  interquartile range (25th to 75th percentile) over the same repetitions. All contenders of
+  a workload are measured in one process run, interleaved: each repetition runs every
+  contender once, in a rotated order, after a warm-up; short calls are batched so that one
+  sample lasts about 20 ms.
+- **x floor** is the median, over repetitions, of a contender's time divided by the floor's
+  time in the same repetition (measured back to back, so a change in machine load during the
+  run cancels out). The floor is the same computation written by hand: NumPy for the array
+  workloads, Python floats for the scalar ones (NumPy costs more than it saves on scalars).
+  It computes the same loss and every gradient the engine computes. Before timing, each
+  contender's loss and gradients are checked against tinygrad_iris (to 1e-9 relative), so
+  no contender can be faster by doing less.
+- **iris step** and **wide MLP step**: one SGD step (forward, mean softmax cross-entropy,
+  backward, update of W1, b1, W2, b2), in float64. The iris inputs are a fixed random
   (150, 2) array in [0, 1] with 50 rows per class (the cost depends only on the shapes).
   PyTorch runs eager on the CPU with one thread, and NumPy's BLAS is limited to one thread
-  too (threadpoolctl), so the matrix products are compared like for like.
+  too (threadpoolctl), so matrix products compare like for like. The note counts the page
+  faults per step (memory the operating system had to map in during the step).
 - **scalar MLP**: micrograd's own `nn.MLP(2, [16, 16, 1])` code, run once with micrograd's
-  `Value` and once with ours (same weights), forward over 20 samples (sum of squared
+  `Value` and once with ours (same weights): forward over 20 samples (sum of squared
   errors), `zero_grad()`, `backward()`, with the cyclic GC off for every contender
   (micrograd's closures form reference cycles that would otherwise trigger collections
-  inside the timed call). The note gives the time per recorded op.
-- **chain**: ``x = x * c`` and ``x = x + d`` alternating n times; the timed call is
-  ``backward()`` on a freshly built graph. Flat time per op means linear scaling.
-  **B/node** is what tracemalloc sees allocated per op while the chain is built;
-  **released without GC** means that with ``gc.disable()``, dropping the loss freed the
-  graph (a weak reference to its first node died): reference counting alone frees it.
+  inside the timed call). The note gives the time per recorded op. Its target compares
+  with micrograd, paired per repetition like **x floor**.
+- **chain**: `x = x * c` and `x = x + d` alternating n times; the timed call is
+  `backward()` on a graph built (untimed) just before. All lengths are timed in the same
+  repetitions, so "flat" compares the time per op at the largest and smallest n, paired per
+  repetition. **B/node** is what tracemalloc sees allocated per op while the chain is built;
+  **released without GC: True** means that with `gc.disable()`, dropping the loss freed
+  the graph (a weak reference to its first node died): reference counting alone frees it.
   micrograd's recursive topological sort fails at Python's default recursion limit on
   chains this long, so it gets no time there.
-- **detect_anomaly on** is the engine with ``detect_anomaly()`` active. When it is off,
-  the check costs nothing measurable: `record()` tests one thread-local switch per op
-  that also serves `no_grad()`.
+- **detect_anomaly on** is the engine inside `detect_anomaly()`. When it is off, it leaves
+  one test of a local flag in `record()` (the switch that also serves `no_grad()`) and one
+  per node in `backward()`; the scalar MLP row reports what those tests cost per op.
+
+## Where the time goes, and what is left
+
+- Scalar graphs: per op, the forward pass costs one Python method call, one node allocation
+  and its slot writes; `backward()` costs an iterative depth-first ordering of the inner
+  nodes (a set of visited nodes, no recursion) and one VJP call per node. That is already
+  fewer instructions than micrograd (whose nodes carry a set, a closure and a dict each), but
+  most of the remaining time is the bytecode of those two passes. Closing the gap to the
+  hand-written floor (about 10x) needs code that is not interpreted per node: a compiled
+  extension, or tracing a scalar graph once into a vectorized NumPy program.
+- Small arrays (iris): each op costs a few microseconds of Python around NumPy calls that
+  take about as long; the cross-entropy node validates its targets on every call.
+- Large arrays (wide MLP): the arithmetic is the same BLAS calls as the floor's. The engine
+  keeps every intermediate array and gradient alive until the graph is dropped (they are part
+  of the API: every node has `.data` and `.grad`). Run alone in a process with glibc's
+  default allocator, a training loop that drops its graph each step lets glibc return those
+  ~10 MB to the operating system and page them back in on the next step; here the other
+  contenders' memory keeps the heap from shrinking, so the table does not show that cost.
+  Allocator settings (`MALLOC_TRIM_THRESHOLD_`, `MALLOC_MMAP_THRESHOLD_`) or a buffer pool
+  reused across steps would remove it.
 """
 
 

@@ -14,6 +14,7 @@ more than it saves on scalars).
 from __future__ import annotations
 
 import random
+import timeit
 from collections.abc import Sequence
 from typing import Any
 
@@ -133,7 +134,23 @@ def run(budget: Budget) -> list[Row]:
             ratio = row.timing.ratio_to(timings[MICROGRAD])
             row.extra["ratio_to_micrograd"] = ratio
             row.target = f"<= 1.0x micrograd: {ratio:.2f}x, {'met' if ratio <= 1.0 else 'MISSED'}"
+    off, per_op = anomaly_off_seconds(), timings[OURS].median / ops
+    rows[-1].extra["anomaly_off_seconds_per_op"] = off
+    rows[-1].note += f"; off, its checks cost {off * 1e9:.1f} ns/op ({off / per_op:.1%} of an op)"
     return rows
+
+
+def anomaly_off_seconds() -> float:
+    """Seconds per op that `detect_anomaly` costs while off: the flag tests it leaves on the hot path.
+
+    With anomaly mode off, each op runs one test of ``record()``'s local switch (the same
+    switch also serves `no_grad`) and ``backward()`` one test of a local per node; this times
+    those two tests against an empty statement.
+    """
+    flags = {"plain": True, "anomaly": False}
+    empty = min(timeit.repeat("pass", number=10**6, repeat=5))
+    tests = min(timeit.repeat("if not plain: pass\nif anomaly: pass", globals=flags, number=10**6, repeat=5))
+    return max(tests - empty, 0.0) / 10**6
 
 
 def _count_ops(loss: Value) -> int:

@@ -11,5 +11,5 @@ TARGET = 1.15  # x the NumPy floor
 
 def run(budget: Budget) -> list[Row]:
     rows, inputs, hidden = (32, 8, 16) if budget.tiny else (1024, 64, 256)
-    problem = mlp_step.make_problem(rows=rows, inputs=inputs, hidden=hidden, classes=10, seed=1)
-    return mlp_step.run(NAME, problem, budget, TARGET)
+    shape = mlp_step.Shape(rows=rows, inputs=inputs, hidden=hidden, classes=10, seed=1)
+    return mlp_step.run(NAME, shape, budget, TARGET)

@@ -43,6 +43,13 @@ def test_only_optional_peers_or_recursion_failures_go_untimed(recorded):
             ), row
 
 
+def test_anomaly_mode_costs_are_reported(recorded):
+    rows = [r for r in recorded[0]["rows"] if r["contender"] == "tinygrad_iris (detect_anomaly on)"]
+    assert {r["workload"] for r in rows} >= {"scalar MLP 2-16-16-1 x 20 (GC off)"}
+    scalar = next(r for r in rows if r["workload"].startswith("scalar"))
+    assert "off, its checks cost" in scalar["note"] and scalar["extra"]["anomaly_off_seconds_per_op"] >= 0
+
+
 def test_chain_graph_is_released_and_measured(recorded):
     chain = [r for r in recorded[0]["rows"] if r["workload"].startswith("chain")]
     ours = [r for r in chain if r["contender"] == "tinygrad_iris"]
