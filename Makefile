@@ -35,5 +35,5 @@ clean:
 	rm -rf $(VENV) site out .pytest_cache .mypy_cache .ruff_cache .hypothesis
 
 # Timing against the hand-written NumPy floor and the peers (docs/performance.md explains the table).
-bench: $(VENV)/.installed-bench
+bench: $(VENV)/.installed-bench dot
 	$(PY) -m benchmarks --json out/bench.json --plot out/bench_scaling.png
