@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -44,7 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     budget = BUDGETS[args.budget] if args.budget else QUICK if args.quick else FULL
 
     _limiter, blas = single_thread_blas()
-    started = time.time()
+    started, load_before = time.time(), os.getloadavg()
     rows = as_dicts(run_all(budget, args.only))
     print(table(rows))
     record = {
@@ -52,6 +53,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "budget": budget.name,
         "seconds": round(time.time() - started, 1),
         "date": time.strftime("%Y-%m-%d %H:%M %Z"),
+        # other processes on the machine slow the contenders; the paired ratios resist it
+        "load_average_1min": {"before": load_before[0], "after": os.getloadavg()[0]},
         "machine": machine(blas),
         "versions": versions(),
         "rows": rows,
