@@ -91,11 +91,12 @@ def plot_scaling(path: str, rows: Sequence[dict[str, Any]]) -> None:
         if "bytes_per_node" in row["extra"]:
             s["mn"].append(n)
             s["memory"].append(row["extra"]["bytes_per_node"])
-    for name, s in series.items():
+    for i, (name, s) in enumerate(series.items()):
+        color = f"C{i}"  # one colour per contender in both panels
         if s["time"]:
-            time_ax.loglog(s["n"], s["time"], "o-", label=name)
+            time_ax.loglog(s["n"], s["time"], "o-", color=color, label=name)
         if s["memory"]:
-            memory_ax.semilogx(s["mn"], s["memory"], "o-", label=name)
+            memory_ax.semilogx(s["mn"], s["memory"], "o-", color=color, label=name)
     ours = series.get("tinygrad_iris")
     if ours and ours["time"]:
         n0, t0 = ours["n"][0], ours["time"][0]
