@@ -13,6 +13,7 @@ import os
 import resource
 import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from dataclasses import astuple, dataclass
 from typing import Any
@@ -22,6 +23,7 @@ import numpy as np
 from tinygrad_iris import Value, cross_entropy, detect_anomaly
 
 from .peers import NOT_INSTALLED, optional, single_thread_torch
+from .results import seconds
 from .timing import Budget, Contender, Row, assert_same, compare, rows_against_floor
 
 LEARNING_RATE = 0.1
@@ -207,29 +209,52 @@ class HipsAutograd(Stepper):
         return self._grads
 
 
-def page_faults_alone(shape: Shape, steps: int = 20) -> dict[str, float]:
-    """Page faults per step of the floor and of tinygrad_iris, each in a fresh process of its own.
+# glibc settings that stop it from handing freed heap memory back to the OS after every step
+NO_HEAP_TRIM = {"MALLOC_TRIM_THRESHOLD_": str(256 << 20), "MALLOC_MMAP_THRESHOLD_": str(32 << 20)}
+
+
+def alone_in_a_process(shape: Shape, repeats: int, steps: int = 30) -> list[dict[str, Any]]:
+    """Median seconds and page faults per step of the floor and of tinygrad_iris, each alone in a process.
 
     In the benchmark process every contender's memory shares one heap, which hides how a
-    training loop alone in a process gets its memory back from the allocator each step.
+    training loop alone in a process gets its memory from the allocator each step. The
+    processes run one after another (floor, ours, ours with `NO_HEAP_TRIM`), ``repeats`` times.
     """
-    found = {}
-    for name in (FLOOR, OURS):
-        command = [sys.executable, "-m", "benchmarks.mlp_step", json.dumps([*astuple(shape), name, steps])]
-        done = subprocess.run(command, capture_output=True, text=True, check=True, cwd=_REPOSITORY)
-        found[name] = float(done.stdout)
-    return found
+    runs: list[dict[str, Any]] = [
+        {"contender": FLOOR, "env": {}, "samples": []},
+        {"contender": OURS, "env": {}, "samples": []},
+        {"contender": OURS, "env": NO_HEAP_TRIM, "samples": []},
+    ]
+    for _ in range(repeats):
+        for run in runs:
+            args = json.dumps([*astuple(shape), run["contender"], steps])
+            done = subprocess.run(
+                [sys.executable, "-m", "benchmarks.mlp_step", args],
+                capture_output=True,
+                text=True,
+                check=True,
+                cwd=_REPOSITORY,
+                env={**os.environ, **run["env"]},
+            )
+            run["samples"].append(json.loads(done.stdout))
+    for run in runs:
+        faults, times = zip(*run.pop("samples"))
+        run.update(page_faults=float(np.median(faults)), seconds=float(np.median(times)))
+    return runs
 
 
-def _count_page_faults(args: str) -> None:
+def _step_alone(args: str) -> None:
     *numbers, name, steps = json.loads(args)
     model = (NumpyFloor if name == FLOOR else Ours)(make_problem(Shape(*numbers)))
     for _ in range(steps):  # warm up: let the allocator settle
         model.step()
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    before, times = resource.getrusage(resource.RUSAGE_SELF).ru_minflt, []
     for _ in range(steps):
+        start = time.perf_counter()
         model.step()
-    print((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / steps)
+        times.append(time.perf_counter() - start)
+    faults = (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / steps
+    print(json.dumps([faults, float(np.median(times))]))
 
 
 def run(workload: str, shape: Shape, budget: Budget, target: float) -> list[Row]:
@@ -260,13 +285,18 @@ def run(workload: str, shape: Shape, budget: Budget, target: float) -> list[Row]
     contenders = [Contender(name, model) for name, model in models.items()]
     timings = compare(contenders, budget)
     rows = rows_against_floor(workload, contenders, timings, FLOOR)
-    alone = page_faults_alone(shape)
+    alone = alone_in_a_process(shape, repeats=1 if budget.tiny else 3)
     for row in rows:
         if row.timing:  # memory the OS maps in costs time: this shows where it differs
             row.note = f"{row.timing.page_faults:.0f} page faults/step"
-            if row.contender in alone:
-                row.note += f" here, {alone[row.contender]:.0f} alone in a process"
-                row.extra["page_faults_alone"] = alone[row.contender]
+        mine = [run for run in alone if run["contender"] == row.contender]
+        if mine:
+            row.extra["alone"] = mine
+            row.note += "; alone in a process: " + "; ".join(
+                f"{seconds(run['seconds'])}, {run['page_faults']:.0f} faults"
+                + (" with glibc heap trimming off" if run["env"] else "")
+                for run in mine
+            )
         if row.contender == OURS and row.ratio is not None:
             met = "met" if row.ratio <= target else "MISSED"
             row.target = f"<= {target}x floor: {row.ratio:.2f}x, {met}"
@@ -278,4 +308,4 @@ if __name__ == "__main__":
     threadpoolctl = optional("threadpoolctl")
     if threadpoolctl is not None:  # as in the benchmark process
         threadpoolctl.threadpool_limits(limits=1, user_api="blas")
-    _count_page_faults(sys.argv[1])
+    _step_alone(sys.argv[1])

@@ -54,8 +54,11 @@ def write_atomically(path: str, write: Any, suffix: str) -> None:
     os.makedirs(folder, exist_ok=True)
     fd, temp = tempfile.mkstemp(dir=folder, suffix=suffix)
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
     try:
         write(temp)
+        os.chmod(temp, 0o666 & ~umask)  # mkstemp's 0600 would make a shared results file private
         os.replace(temp, path)
     except BaseException:
         os.unlink(temp)
