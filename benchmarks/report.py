@@ -72,12 +72,14 @@ EXPLANATION = """\
   take about as long; the cross-entropy node validates its targets on every call.
 - Large arrays (wide MLP): the arithmetic is the same BLAS calls as the floor's. The engine
   keeps every intermediate array and gradient alive until the graph is dropped (they are part
-  of the API: every node has `.data` and `.grad`). Run alone in a process with glibc's
-  default allocator, a training loop that drops its graph each step lets glibc return those
-  ~10 MB to the operating system and page them back in on the next step; here the other
-  contenders' memory keeps the heap from shrinking, so the table does not show that cost.
-  Allocator settings (`MALLOC_TRIM_THRESHOLD_`, `MALLOC_MMAP_THRESHOLD_`) or a buffer pool
-  reused across steps would remove it.
+  of the API: every node has `.data` and `.grad`), so a step frees ~10 MB at once when its
+  graph goes. Alone in a process, glibc then hands that memory back to the operating system
+  and the next step faults it back in, page by page: see the "alone in a process" notes,
+  where each step runs in a fresh process of its own (not interleaved, so noisier). In the
+  benchmark process the other contenders' memory keeps the heap from shrinking. Raising
+  glibc's thresholds (`MALLOC_TRIM_THRESHOLD_=268435456 MALLOC_MMAP_THRESHOLD_=33554432` in
+  the environment, as the last of those notes does) removes the faults; a buffer pool reused
+  across steps would remove them inside the engine.
 """
 
 

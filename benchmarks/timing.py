@@ -4,7 +4,8 @@
 repetition runs every contender once (in a rotated order, so none always runs first or
 last), and the reported number is the median over repetitions of the time per call. Short
 calls are batched (``number`` calls per sample, chosen during the warm-up) so the timer's
-resolution and one-off hiccups stay small next to the sample.
+resolution and one-off hiccups stay small next to the sample. Ratios between contenders are
+paired per repetition (`Timing.ratio_to`); each sample also counts the page faults it caused.
 """
 
 from __future__ import annotations
