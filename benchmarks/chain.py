@@ -33,7 +33,7 @@ OURS = "tinygrad_iris"
 MICROGRAD = "micrograd"
 X0, C, D = 0.5, 0.999, 0.001
 MAX_MICROGRAD_MEMORY_N = 10**5  # beyond this, measuring micrograd's memory costs minutes
-CHAIN_REPS = 11  # a repetition times every length once; n = 1e6 takes seconds to build
+CHAIN_REPS = 21  # a repetition times every length once; n = 1e6 takes seconds to build
 
 
 def build(value_class: type, n: int) -> tuple[Any, tuple[Any, Any, Any], weakref.ref[Any]]:
