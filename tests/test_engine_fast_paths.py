@@ -1,6 +1,8 @@
 """The engine's fast paths keep the plain semantics: backward order, leaves, the mode switches."""
 
+import contextlib
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
@@ -56,23 +58,30 @@ def test_mode_switches_nest_and_restore():
     assert engine._all_plain  # the fast path is back once every switch is restored
 
 
-def test_anomaly_mode_is_per_thread():
+@contextlib.contextmanager
+def another_thread_inside(switch):
+    """Run the body while a second thread sits inside ``switch()``."""
     entered, release = threading.Event(), threading.Event()
 
-    def hold_anomaly_mode():
-        with detect_anomaly():
+    def hold():
+        with switch():
             entered.set()
             release.wait(5)
 
-    thread = threading.Thread(target=hold_anomaly_mode)
-    thread.start()
-    entered.wait(5)
-    try:
-        with np.errstate(divide="ignore"):
-            assert (Value(1.0) / 0.0).data == np.inf
-    finally:
-        release.set()
-        thread.join()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        held = pool.submit(hold)
+        assert entered.wait(5)
+        try:
+            yield
+        finally:
+            release.set()
+            held.result()
+
+
+def test_anomaly_mode_is_per_thread():
+    with another_thread_inside(detect_anomaly), np.errstate(divide="ignore"):
+        assert not engine._all_plain  # the module flag defers to each thread's own switch
+        assert (Value(1.0) / 0.0).data == np.inf
     assert engine._all_plain
 
 
