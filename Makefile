@@ -46,3 +46,7 @@ FUZZ_SECONDS ?= 600
 fuzz: $(VENV)/.installed-dev-plot
 	HYPOTHESIS_PROFILE=fuzz FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_SECONDS=$(FUZZ_SECONDS) \
 	  $(PY) -m pytest -q -s -p no:cacheprovider tests/test_fuzz.py::test_random_programs
+
+# Timing against the hand-written NumPy floor and the peers (docs/performance.md explains the table).
+bench: $(VENV)/.installed-bench dot
+	$(PY) -m benchmarks --json out/bench.json --plot out/bench_scaling.png

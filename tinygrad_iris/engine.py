@@ -33,14 +33,31 @@ __all__ = ["Value", "as_value", "detect_anomaly", "is_grad_enabled", "no_grad", 
 class _ThreadState(threading.local):
     """Per-thread switches: `no_grad()` in one thread never affects another."""
 
+    grad_enabled = True
+    anomaly = False
+    # grad_enabled and not anomaly, the common case: `record()` tests only this per op
+    plain = True
+
     def __init__(self) -> None:
-        self.grad_enabled = True
-        self.anomaly = False
-        self.saved: list[bool] = []  # outer no_grad() states of nested contexts, innermost last
-        self.anomaly_saved: list[tuple[bool, Any]] = []  # per open detect_anomaly(): what to restore
+        # outer states of the open no_grad() / detect_anomaly() contexts, innermost last
+        self.saved: list[bool] = []
+        self.anomaly_saved: list[tuple[bool, Any]] = []
+
+    def set(self, grad_enabled: bool, anomaly: bool) -> None:
+        global _threads_not_plain, _all_plain
+        plain = grad_enabled and not anomaly
+        with _switch_lock:
+            _threads_not_plain += (not plain) - (not self.plain)
+            _all_plain = _threads_not_plain == 0
+        self.grad_enabled, self.anomaly, self.plain = grad_enabled, anomaly, plain
 
 
 _state = _ThreadState()
+# While no thread is inside no_grad() or detect_anomaly(), `record()` reads this module flag
+# instead of the (slower) thread-local switch.
+_threads_not_plain = 0
+_all_plain = True
+_switch_lock = threading.Lock()
 
 
 class no_grad:
@@ -51,10 +68,10 @@ class no_grad:
 
     def __enter__(self) -> None:
         _state.saved.append(_state.grad_enabled)
-        _state.grad_enabled = False
+        _state.set(False, _state.anomaly)
 
     def __exit__(self, *exc: object) -> None:
-        _state.grad_enabled = _state.saved.pop()
+        _state.set(_state.saved.pop(), _state.anomaly)
 
     def __call__(self, fn: Callable[..., Any]) -> Callable[..., Any]:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -75,7 +92,8 @@ class detect_anomaly:
     """Context manager: the first op whose output or gradient holds NaN/inf raises.
 
     The error is a `FloatingPointError` naming the op, its input shapes and the line of user
-    code that created the node. Off by default; when off it costs one flag test per op.
+    code that created the node. Off by default; when off it costs next to nothing: the one
+    switch `record()` tests per op also serves `no_grad()` (`make bench` measures it).
     Inside, NumPy's divide/overflow/invalid warnings are silenced (each such event becomes this
     error instead). Like `no_grad()`, it acts on the current thread only: the thread that runs an
     op or a ``backward()`` decides whether it is checked.
@@ -85,10 +103,11 @@ class detect_anomaly:
         errstate = np.errstate(divide="ignore", over="ignore", invalid="ignore")
         errstate.__enter__()
         _state.anomaly_saved.append((_state.anomaly, errstate))
-        _state.anomaly = True
+        _state.set(_state.grad_enabled, True)
 
     def __exit__(self, *exc: object) -> None:
-        _state.anomaly, errstate = _state.anomaly_saved.pop()
+        previous, errstate = _state.anomaly_saved.pop()
+        _state.set(_state.grad_enabled, previous)
         errstate.__exit__(*exc)
 
 
@@ -131,6 +150,8 @@ def _shape(data: Data) -> tuple[int, ...]:
 def _unbroadcast(g: np.ndarray, shape: tuple[int, ...]) -> Any:
     """Sum a broadcast gradient back down to ``shape`` (the operand's shape)."""
     extra = g.ndim - len(shape)
+    if extra and g.shape[extra:] == shape:  # broadcast along leading axes only, e.g. a bias
+        return g.sum(axis=0) if extra == 1 else g.sum(axis=tuple(range(extra)))
     axes = tuple(range(extra)) + tuple(
         extra + i for i, n in enumerate(shape) if n == 1 and g.shape[extra + i] != 1
     )
@@ -172,17 +193,22 @@ def record(data: Data, parents: tuple[Value, ...], vjp: VJP, op: str, ctx: Any =
     out._grad = None
     out.name = None
     out.op = op
-    tracked = False
-    if _state.grad_enabled:
+    plain = _all_plain or _state.plain
+    if plain or _state.grad_enabled:
         for parent in parents:
             if parent.requires_grad:
-                tracked = True
-                break
-    out.requires_grad = tracked
-    out._parents = parents if tracked else ()
-    out._vjp = vjp if tracked else None
-    out._ctx = ctx if tracked else None
-    if _state.anomaly:
+                out.requires_grad = True
+                out._parents = parents
+                out._vjp = vjp
+                out._ctx = ctx
+                if not plain:  # recording with anomaly mode on
+                    _anomaly_check_forward(out, parents)
+                return out
+    out.requires_grad = False
+    out._parents = ()
+    out._vjp = None
+    out._ctx = None
+    if not plain and _state.anomaly:
         _anomaly_check_forward(out, parents)
     return out
 
@@ -203,15 +229,27 @@ def as_value(x: Operand) -> Value:
     return out
 
 
-def _binary(a: Value, b: Operand, forward: Callable[[Any, Any], Any], vjp: VJP, op: str) -> Value:
-    b = b if type(b) is Value else as_value(b)
-    try:
-        data = forward(a.data, b.data)
-    except ZeroDivisionError:  # plain floats: follow NumPy (inf, nan), not Python
-        data = forward(np.float64(a.data), b.data)
-    except ValueError as err:
-        raise ValueError(f"{op}: cannot combine shapes {a.shape} and {b.shape} ({err})") from None
-    return record(data, (a, b), vjp, op)
+BinaryMethod = Callable[["Value", Operand], "Value"]
+
+
+def _binary_op(forward: Callable[[Any, Any], Any], vjp: VJP, op: str) -> tuple[BinaryMethod, BinaryMethod]:
+    """The methods for ``a op b`` and for its reflection (``b op a`` where b is no Value)."""
+
+    def method(a: Value, b: Operand) -> Value:
+        if type(b) is not Value:
+            b = as_value(b)
+        try:
+            data = forward(a.data, b.data)
+        except ZeroDivisionError:  # plain floats: follow NumPy (inf, nan), not Python
+            data = forward(np.float64(a.data), b.data)
+        except ValueError as err:
+            raise ValueError(f"{op}: cannot combine shapes {a.shape} and {b.shape} ({err})") from None
+        return record(data, (a, b), vjp, op)
+
+    def reflected(b: Value, a: Operand) -> Value:
+        return method(as_value(a), b)
+
+    return method, reflected
 
 
 # ----- the VJPs, each next to nothing but the forward it differentiates -----------------------
@@ -248,10 +286,10 @@ def _matmul_vjp(g: Any, out: Value) -> tuple[Any, Any]:
         gb = x[:, None] * g[..., None, :] if b.requires_grad else None
     elif y.ndim == 1:  # (..., m, k) @ (k) -> (..., m)
         ga = g[..., None] * y if a.requires_grad else None
-        gb = (np.swapaxes(x, -1, -2) @ g[..., None])[..., 0] if b.requires_grad else None
+        gb = (x.swapaxes(-1, -2) @ g[..., None])[..., 0] if b.requires_grad else None
     else:
-        ga = g @ np.swapaxes(y, -1, -2) if a.requires_grad else None
-        gb = np.swapaxes(x, -1, -2) @ g if b.requires_grad else None
+        ga = g @ y.swapaxes(-1, -2) if a.requires_grad else None
+        gb = x.swapaxes(-1, -2) @ g if b.requires_grad else None
     return ga, gb
 
 
@@ -434,36 +472,12 @@ class Value:
         return f"Value(shape={self.shape}, dtype={self.dtype}{name}, data={preview})"
 
     # ----- arithmetic ----------------------------------------------------------------------
-    def __add__(self, other: Operand) -> Value:
-        return _binary(self, other, operator.add, _add_vjp, "+")
-
-    def __radd__(self, other: Operand) -> Value:
-        return _binary(as_value(other), self, operator.add, _add_vjp, "+")
-
-    def __sub__(self, other: Operand) -> Value:
-        return _binary(self, other, operator.sub, _sub_vjp, "-")
-
-    def __rsub__(self, other: Operand) -> Value:
-        return _binary(as_value(other), self, operator.sub, _sub_vjp, "-")
-
-    def __mul__(self, other: Operand) -> Value:
-        return _binary(self, other, operator.mul, _mul_vjp, "*")
-
-    def __rmul__(self, other: Operand) -> Value:
-        return _binary(as_value(other), self, operator.mul, _mul_vjp, "*")
-
-    def __truediv__(self, other: Operand) -> Value:
-        """a / b; dividing by 0 gives inf (0/0 NaN) with NumPy's warning, as NumPy does."""
-        return _binary(self, other, operator.truediv, _div_vjp, "/")
-
-    def __rtruediv__(self, other: Operand) -> Value:
-        return _binary(as_value(other), self, operator.truediv, _div_vjp, "/")
-
-    def __matmul__(self, other: Operand) -> Value:
-        return _binary(self, other, operator.matmul, _matmul_vjp, "@")
-
-    def __rmatmul__(self, other: Operand) -> Value:
-        return _binary(as_value(other), self, operator.matmul, _matmul_vjp, "@")
+    # one frame per op: these methods are generated, not wrappers around a shared helper
+    __add__, __radd__ = _binary_op(operator.add, _add_vjp, "+")
+    __sub__, __rsub__ = _binary_op(operator.sub, _sub_vjp, "-")
+    __mul__, __rmul__ = _binary_op(operator.mul, _mul_vjp, "*")
+    __truediv__, __rtruediv__ = _binary_op(operator.truediv, _div_vjp, "/")
+    __matmul__, __rmatmul__ = _binary_op(operator.matmul, _matmul_vjp, "@")
 
     def __neg__(self) -> Value:
         return record(-self.data, (self,), _neg_vjp, "neg")
@@ -553,7 +567,7 @@ class Value:
                 "no_grad(), from constants only, or by detach())"
             )
         if gradient is None:
-            if np.size(self.data) != 1 or type(self.data) is np.ndarray:
+            if type(self.data) is np.ndarray:  # anything else is a (NumPy) scalar
                 raise ValueError(
                     f"backward(): the value has shape {self.shape}; pass gradient= an array of "
                     "that shape, or reduce it to a scalar first (e.g. .sum())"
@@ -567,20 +581,15 @@ class Value:
                     f"shape {self.shape}"
                 )
             seed = seed[()] if seed.ndim == 0 else seed
-        consumers = _count_consumers(self)
-        # This pass computes fresh gradients; earlier ones are added back at the end.
-        earlier = [(node, node._grad) for node in consumers if node._grad is not None]
-        for node, _ in earlier:
-            node._grad = None
+        if not self._parents:  # a leaf: d self/d self is the seed itself
+            self._grad = seed if self._grad is None else self._grad + seed
+            return
+        order, earlier = _inner_nodes(self)
         self._grad = seed
         anomaly = _state.anomaly
-        ready = [self]
+        ndarray = np.ndarray  # a local: this loop runs once per edge of the graph
         try:
-            while ready:
-                node = ready.pop()
-                parents = node._parents
-                if not parents:
-                    continue
+            for node in reversed(order):  # every node after all of its consumers
                 g = node._grad
                 if anomaly:
                     _anomaly_check_incoming(node, self)
@@ -590,22 +599,16 @@ class Value:
                     grads = node._vjp(np.float64(g), node)  # type: ignore[misc]
                 if anomaly:
                     _anomaly_check_backward(node, grads)
-                for parent, pg in zip(parents, grads):
-                    if not parent.requires_grad:
-                        continue
-                    if type(pg) is np.ndarray:
-                        pd = parent.data
-                        if type(pd) is not np.ndarray or pd.shape != pg.shape:
-                            pg = _unbroadcast(pg, _shape(pd))
-                    current = parent._grad
-                    parent._grad = pg if current is None else current + pg
-                    left = consumers[parent] - 1
-                    consumers[parent] = left
-                    if left == 0:
-                        ready.append(parent)
+                for parent, pg in zip(node._parents, grads):
+                    if parent.requires_grad:
+                        if type(pg) is ndarray:
+                            pd = parent.data
+                            if type(pd) is not ndarray or pd.shape != pg.shape:
+                                pg = _unbroadcast(pg, _shape(pd))
+                        current = parent._grad
+                        parent._grad = pg if current is None else current + pg
         except BaseException:  # an anomaly or Ctrl-C half-way: leave every .grad as it was
-            for node in consumers:
-                node._grad = None
+            self.zero_grad()
             for node, grad in earlier:
                 node._grad = grad
             raise
@@ -616,6 +619,42 @@ class Value:
         """Reset ``.grad`` of every node in the graph behind this value (itself included)."""
         for node in _count_consumers(self):
             node._grad = None
+
+
+_EMIT = object()  # on the traversal stack: the node below it has all its inputs ordered
+
+
+def _inner_nodes(root: Value) -> tuple[list[Value], list[tuple[Value, Any]]]:
+    """The recorded (non-leaf) nodes behind ``root``, each after all of its inputs.
+
+    Iterative depth-first post-order (no recursion), so graphs of any depth work. Gradients
+    already on the graph's nodes, leaves included, are taken off and returned: the pass computes
+    fresh ones and adds them back at the end, or restores them if the pass fails half-way.
+    """
+    order: list[Value] = []
+    earlier: list[tuple[Value, Any]] = []
+    visited: set[Value] = set()
+    stack: list[Any] = [root]
+    push, pop, emit, visit = stack.append, stack.pop, order.append, visited.add
+    while stack:
+        node = pop()
+        if node is _EMIT:
+            emit(pop())
+        elif node not in visited:
+            visit(node)
+            if node._grad is not None:
+                earlier.append((node, node._grad))
+                node._grad = None
+            push(node)
+            push(_EMIT)
+            for parent in node._parents:
+                if parent._parents:
+                    if parent not in visited:
+                        push(parent)
+                elif parent._grad is not None and parent.requires_grad:
+                    earlier.append((parent, parent._grad))
+                    parent._grad = None
+    return order, earlier
 
 
 def _count_consumers(root: Value) -> dict[Value, int]:
