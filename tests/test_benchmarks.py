@@ -12,6 +12,7 @@ from benchmarks.report import markdown
 from benchmarks.timing import TINY, Contender, assert_same, compare
 
 OPTIONAL_PEERS = {"PyTorch eager (1 thread)", "HIPS autograd"}
+TARGETED = ("iris step", "wide MLP step", "scalar MLP")  # the chain's target sits on its largest n
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +33,8 @@ def test_every_workload_reports_the_engine_and_its_floor(recorded):
         floor = [r for r in mine if r["floor"]]
         assert len(floor) == 1 and floor[0]["ratio"] == 1.0
         ours = next(r for r in mine if r["contender"] == "tinygrad_iris")
-        assert ours["timing"]["median"] > 0 and ours["target"]
+        assert ours["timing"]["median"] > 0
+        assert ours["target"] or not workload.startswith(TARGETED)  # issue 6's targets are reported
 
 
 def test_only_optional_peers_or_recursion_failures_go_untimed(recorded):
