@@ -5,4 +5,4 @@ module in this package with a ``NAME`` and a ``run(budget) -> list[Row]``; `WORK
 lists them in the order the table shows them (adding a workload is one module and one name).
 """
 
-WORKLOADS = ("iris_step", "wide_mlp", "scalar_mlp", "chain")
+WORKLOADS = ("iris_step", "wide_mlp", "scalar_mlp", "chain", "graph_drawing")

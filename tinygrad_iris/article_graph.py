@@ -18,7 +18,7 @@ from .iris import SPECIES
 from .network import ARTICLE_B3, ARTICLE_ROWS, IrisNetwork, Rows
 from .render import GroupLabel, draw_graph, graph_nodes, groups_from_stages
 
-__all__ = ["STAGES", "ArticleGraph", "RowNodes", "article_graph", "build_article_graph"]
+__all__ = ["STAGES", "ArticleGraph", "RowNodes", "article_graph", "build_article_graph", "draw_article_graph"]
 
 STAGES = ("hidden layer", "raw outputs", "softmax", "cross entropy")
 
@@ -89,7 +89,13 @@ def article_graph(b3: float = ARTICLE_B3, rows: Rows = ARTICLE_ROWS) -> graphviz
     The 15 parameters line up on the left; the title says what the pink means and sums the raw
     Setosa nodes' gradients into b3's.
     """
-    graph = build_article_graph(b3, rows)
+    return draw_article_graph(build_article_graph(b3, rows))
+
+
+def draw_article_graph(graph: ArticleGraph) -> graphviz.Digraph:
+    """Draw an already built `ArticleGraph` (see `article_graph`)."""
+    rows = graph.rows
+    b3 = float(graph.net.b3.data)
     stages = [stage for row in graph.rows for stage in row.stages()]
     raw_setosa_grads = " + ".join(f"({row.raw[0].grad:.4g})" for row in graph.rows)
     title = (
