@@ -261,3 +261,12 @@ def test_domain_errors_follow_numpy(name):
     with pytest.warns(RuntimeWarning):
         out = compute()
     np.testing.assert_array_equal(out.data, expected)
+
+
+def test_overflow_when_gradients_add_up_on_a_leaf():
+    x = Value(1e-300, name="x")
+    with detect_anomaly():
+        y = x * 1e308 + x * 1e308  # every part is finite, their sum on x is not
+        with pytest.raises(FloatingPointError, match="leaf x"):
+            y.backward()
+    assert x._grad is None

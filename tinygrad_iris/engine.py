@@ -12,6 +12,7 @@ has to care about it. Scalars are held as plain floats (or NumPy scalars), array
 
 from __future__ import annotations
 
+import functools
 import operator
 import os
 import sys
@@ -74,12 +75,11 @@ class no_grad:
         _state.set(_state.saved.pop(), _state.anomaly)
 
     def __call__(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             with no_grad():
                 return fn(*args, **kwargs)
 
-        wrapper.__name__ = getattr(fn, "__name__", "wrapper")
-        wrapper.__doc__ = fn.__doc__
         return wrapper
 
 
@@ -147,8 +147,8 @@ def _shape(data: Data) -> tuple[int, ...]:
     return () if type(data) is float else data.shape
 
 
-def _unbroadcast(g: np.ndarray, shape: tuple[int, ...]) -> Any:
-    """Sum a broadcast gradient back down to ``shape`` (the operand's shape)."""
+def _unbroadcast(g: np.ndarray, shape: tuple[int, ...], op: str) -> Any:
+    """Sum a broadcast gradient back down to ``shape`` (the operand's shape) of an input of ``op``."""
     extra = g.ndim - len(shape)
     if extra and g.shape[extra:] == shape:  # broadcast along leading axes only, e.g. a bias
         return g.sum(axis=0) if extra == 1 else g.sum(axis=tuple(range(extra)))
@@ -157,6 +157,10 @@ def _unbroadcast(g: np.ndarray, shape: tuple[int, ...]) -> Any:
     )
     if axes:
         g = g.sum(axis=axes, keepdims=True)
+    if g.shape[extra:] != shape:  # a VJP's bug (e.g. a user primitive's): never reshape it away
+        raise ValueError(
+            f"backward of op '{op}': a gradient of shape {g.shape} does not fit its input of shape {shape}"
+        )
     g = g.reshape(shape)
     return g[()] if g.ndim == 0 else g
 
@@ -365,6 +369,13 @@ def _getitem_vjp(g: Any, out: Value) -> tuple[Any]:
     return (grad,)
 
 
+def _snapshot(index: Any) -> Any:
+    """A copy of an advanced index, so changing the caller's index array can't move the gradient."""
+    if type(index) is tuple:
+        return tuple(np.array(item) if isinstance(item, (np.ndarray, list)) else item for item in index)
+    return np.array(index) if isinstance(index, (np.ndarray, list)) else index
+
+
 def _is_basic_index(index: Any) -> bool:
     """True for ints, slices, None and Ellipsis: such an index never repeats an element."""
     items = index if type(index) is tuple else (index,)
@@ -547,7 +558,8 @@ class Value:
             raise type(err)(
                 f"indexing: index {index!r} is not valid for shape {self.shape} ({err})"
             ) from None
-        return record(data, (self,), _getitem_vjp, "getitem", (index, _is_basic_index(index)))
+        basic = _is_basic_index(index)
+        return record(data, (self,), _getitem_vjp, "getitem", (index if basic else _snapshot(index), basic))
 
     def __iter__(self) -> Iterator[Value]:
         if type(self.data) is not np.ndarray:
@@ -574,7 +586,7 @@ class Value:
                 )
             seed = _seed(self.data)
         else:
-            seed = np.asarray(gradient, dtype=self.dtype)
+            seed = np.array(gradient, dtype=self.dtype)  # a copy: the caller keeps theirs
             if seed.shape != self.shape:
                 raise ValueError(
                     f"backward(): gradient of shape {seed.shape} does not match the value's "
@@ -584,15 +596,16 @@ class Value:
         if not self._parents:  # a leaf: d self/d self is the seed itself
             self._grad = seed if self._grad is None else self._grad + seed
             return
-        order, earlier = _inner_nodes(self)
-        self._grad = seed
+        earlier: list[tuple[Value, Any]] = []
         anomaly = _state.anomaly
         ndarray = np.ndarray  # a local: this loop runs once per edge of the graph
         try:
+            order = _inner_nodes(self, earlier)
+            self._grad = seed
+            if anomaly and not np.all(np.isfinite(seed)):
+                raise FloatingPointError("anomaly: the gradient passed to backward() is not finite")
             for node in reversed(order):  # every node after all of its consumers
                 g = node._grad
-                if anomaly:
-                    _anomaly_check_incoming(node, self)
                 try:
                     grads = node._vjp(g, node)  # type: ignore[misc]
                 except ZeroDivisionError:  # a plain-float zero divisor: NumPy semantics instead
@@ -604,16 +617,23 @@ class Value:
                         if type(pg) is ndarray:
                             pd = parent.data
                             if type(pd) is not ndarray or pd.shape != pg.shape:
-                                pg = _unbroadcast(pg, _shape(pd))
+                                pg = _unbroadcast(pg, _shape(pd), node.op)
+                            elif not parent._parents:  # a leaf's .grad is the user's: its own array
+                                pg = pg.copy()
                         current = parent._grad
-                        parent._grad = pg if current is None else current + pg
+                        if current is None:
+                            parent._grad = pg
+                        else:
+                            parent._grad = current + pg
+                            if anomaly:
+                                _anomaly_check_sum(parent)
+            for node, grad in earlier:
+                node._grad = grad + node._grad
         except BaseException:  # an anomaly or Ctrl-C half-way: leave every .grad as it was
             self.zero_grad()
             for node, grad in earlier:
                 node._grad = grad
             raise
-        for node, grad in earlier:
-            node._grad = grad + node._grad
 
     def zero_grad(self) -> None:
         """Reset ``.grad`` of every node in the graph behind this value (itself included)."""
@@ -624,7 +644,7 @@ class Value:
 _EMIT = object()  # on the traversal stack: the node below it has all its inputs ordered
 
 
-def _inner_nodes(root: Value) -> tuple[list[Value], list[tuple[Value, Any]]]:
+def _inner_nodes(root: Value, earlier: list[tuple[Value, Any]]) -> list[Value]:
     """The recorded (non-leaf) nodes behind ``root``, each after all of its inputs.
 
     Iterative depth-first post-order (no recursion), so graphs of any depth work. Gradients
@@ -632,7 +652,6 @@ def _inner_nodes(root: Value) -> tuple[list[Value], list[tuple[Value, Any]]]:
     fresh ones and adds them back at the end, or restores them if the pass fails half-way.
     """
     order: list[Value] = []
-    earlier: list[tuple[Value, Any]] = []
     visited: set[Value] = set()
     stack: list[Any] = [root]
     push, pop, emit, visit = stack.append, stack.pop, order.append, visited.add
@@ -654,7 +673,7 @@ def _inner_nodes(root: Value) -> tuple[list[Value], list[tuple[Value, Any]]]:
                 elif parent._grad is not None and parent.requires_grad:
                     earlier.append((parent, parent._grad))
                     parent._grad = None
-    return order, earlier
+    return order
 
 
 def _count_consumers(root: Value) -> dict[Value, int]:
@@ -700,11 +719,14 @@ def _anomaly_check_forward(out: Value, parents: tuple[Value, ...]) -> None:
         )
 
 
-def _anomaly_check_incoming(node: Value, root: Value) -> None:
-    """The gradient about to enter ``node``'s backward: the seed, or a sum of checked parts."""
+def _anomaly_check_sum(node: Value) -> None:
+    """The gradient of ``node`` just grew by one more part: did the sum overflow?"""
     if not np.all(np.isfinite(node._grad)):
-        if node is root:
-            raise FloatingPointError("anomaly: the gradient passed to backward() is not finite")
+        if not node._parents:
+            what = f"leaf {node.name}" if node.name else "a leaf"
+            raise FloatingPointError(
+                f"anomaly: the gradients reaching {what} (shape {node.shape}) overflowed when added up"
+            )
         site = _created_at.get(node, "<created outside detect_anomaly()>")
         raise FloatingPointError(
             f"anomaly: the gradients reaching the output of op '{node.op}' (shape {node.shape}) "
