@@ -128,8 +128,8 @@ def _shape(data: Data) -> tuple[int, ...]:
     return () if type(data) is float else data.shape
 
 
-def _unbroadcast(g: np.ndarray, shape: tuple[int, ...]) -> Any:
-    """Sum a broadcast gradient back down to ``shape`` (the operand's shape)."""
+def _unbroadcast(g: np.ndarray, shape: tuple[int, ...], dtype: np.dtype) -> Any:
+    """Sum a broadcast gradient back down to ``shape`` and ``dtype`` (the operand's)."""
     extra = g.ndim - len(shape)
     axes = tuple(range(extra)) + tuple(
         extra + i for i, n in enumerate(shape) if n == 1 and g.shape[extra + i] != 1
@@ -137,6 +137,8 @@ def _unbroadcast(g: np.ndarray, shape: tuple[int, ...]) -> Any:
     if axes:
         g = g.sum(axis=axes, keepdims=True)
     g = g.reshape(shape)
+    if g.dtype != dtype:  # NumPy promoted the op (float32 with a float64 constant): the grad is not
+        g = g.astype(dtype)
     return g[()] if g.ndim == 0 else g
 
 
@@ -600,8 +602,8 @@ class Value:
                         continue
                     if type(pg) is np.ndarray:
                         pd = parent.data
-                        if type(pd) is not np.ndarray or pd.shape != pg.shape:
-                            pg = _unbroadcast(pg, _shape(pd))
+                        if type(pd) is not np.ndarray or pd.shape != pg.shape or pd.dtype is not pg.dtype:
+                            pg = _unbroadcast(pg, _shape(pd), parent.dtype)
                     current = parent._grad
                     parent._grad = pg if current is None else current + pg
                     left = consumers[parent] - 1
