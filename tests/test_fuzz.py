@@ -159,3 +159,14 @@ def test_scalar_transpose_and_reshape_stay_scalars(make):
         assert x.grad == 2.0
     check_program(lambda x: make(x) * 2.0, [np.array(3.0)])
 
+
+
+def test_gradient_keeps_the_operands_float_type_when_numpy_promotes():
+    # found by check_program on a hand-written program with a float64 constant: a float32 Value
+    # times a float64 array is float64 (NumPy's rule), but the float32 Value's gradient was too
+    x = Value(np.array([1.0, 2.0], dtype=np.float32))
+    s = Value(np.float32(3.0))
+    ((x * np.array([0.5, 0.25]) + s) * 2.0).sum().backward()
+    assert x.grad.dtype == np.float32 and np.asarray(s.grad).dtype == np.float32
+    np.testing.assert_array_equal(x.grad, [1.0, 0.5])
+    assert s.grad == 4.0

@@ -147,10 +147,10 @@ def _shape(data: Data) -> tuple[int, ...]:
     return () if type(data) is float else data.shape
 
 
-def _unbroadcast(g: np.ndarray, shape: tuple[int, ...], op: str) -> Any:
-    """Sum a broadcast gradient back down to ``shape`` (the operand's shape) of an input of ``op``."""
+def _unbroadcast(g: np.ndarray, shape: tuple[int, ...], dtype: np.dtype, op: str) -> Any:
+    """Sum a broadcast gradient back down to ``shape`` and ``dtype``: those of an input of ``op``."""
     extra = g.ndim - len(shape)
-    if extra and g.shape[extra:] == shape:  # broadcast along leading axes only, e.g. a bias
+    if extra and g.shape[extra:] == shape and g.dtype == dtype:  # leading axes only, e.g. a bias
         return g.sum(axis=0) if extra == 1 else g.sum(axis=tuple(range(extra)))
     axes = tuple(range(extra)) + tuple(
         extra + i for i, n in enumerate(shape) if n == 1 and g.shape[extra + i] != 1
@@ -162,6 +162,8 @@ def _unbroadcast(g: np.ndarray, shape: tuple[int, ...], op: str) -> Any:
             f"backward of op '{op}': a gradient of shape {g.shape} does not fit its input of shape {shape}"
         )
     g = g.reshape(shape)
+    if g.dtype != dtype:  # NumPy promoted the op (float32 with a float64 constant): the grad is not
+        g = g.astype(dtype)
     return g[()] if g.ndim == 0 else g
 
 
@@ -616,8 +618,8 @@ class Value:
                     if parent.requires_grad:
                         if type(pg) is ndarray:
                             pd = parent.data
-                            if type(pd) is not ndarray or pd.shape != pg.shape:
-                                pg = _unbroadcast(pg, _shape(pd), node.op)
+                            if type(pd) is not ndarray or pd.shape != pg.shape or pd.dtype is not pg.dtype:
+                                pg = _unbroadcast(pg, _shape(pd), parent.dtype, node.op)
                             elif not parent._parents:  # a leaf's .grad is the user's: its own array
                                 pg = pg.copy()
                         current = parent._grad

@@ -92,9 +92,12 @@ OP_KINDS = (
     "+", "-", "*", "/", "**", "neg", "sum", "mean", "max", "exp", "log", "relu", "reshape", "T",
     "index", "index-array", "stack", "softmax", "log_softmax", "@ 1-D 1-D", "@ 1-D 2-D",
     "@ 2-D 1-D", "@ 2-D 2-D", "@ batched", "nll_loss mean", "nll_loss sum", "nll_loss none",
-    "cross_entropy mean", "cross_entropy sum", "cross_entropy none",
+    "cross_entropy mean", "cross_entropy sum", "cross_entropy none", "array constant",
 )  # fmt: skip
-_IMPORTS = "from tinygrad_iris import Value, cross_entropy, log_softmax, nll_loss, softmax, stack"
+_IMPORTS = (
+    "import numpy as np\n"
+    "from tinygrad_iris import Value, cross_entropy, log_softmax, nll_loss, softmax, stack"
+)
 
 
 class Program:
@@ -123,7 +126,7 @@ class Program:
     def __repr__(self) -> str:
         inputs = "".join(f"    np.array({x.tolist()!r}),\n" for x in self.inputs)
         return (
-            f"import numpy as np\n{_IMPORTS}\nfrom tinygrad_iris.testing import check_program\n\n"
+            f"{_IMPORTS}\nfrom tinygrad_iris.testing import check_program\n\n"
             f"{self.source}\ninputs = [\n{inputs}]\ncheck_program(program, inputs, seed={self.seed})\n"
         )
 
@@ -270,16 +273,32 @@ class _Builder:
         a = self.pick()
         assert a is not None
         shape = self.shape(a)
-        if op == "/":
-            if self.draw(st.booleans()):
-                return f"{self.draw(st.sampled_from(_CONSTANTS))} / {self.positive(a)}", "/"
+        kind = self.draw(st.sampled_from(["node", "number", "array"]))
+        if kind == "node":
             b = self.pick(lambda n: _broadcasts(shape, self.shape(n)))
-            return f"{a} / {self.positive(b)}", "/"  # type: ignore[arg-type]
-        if self.draw(st.integers(0, 3)) == 0:
-            constant = self.draw(st.sampled_from(_CONSTANTS))
-            return (f"{constant} {op} {a}" if self.draw(st.booleans()) else f"{a} {op} {constant}"), op
-        b = self.pick(lambda n: _broadcasts(shape, self.shape(n)))
-        return f"{a} {op} {b}", op
+            return f"{a} {op} {b if op != '/' else self.positive(b)}", op  # type: ignore[arg-type]
+        constant_first = self.draw(st.booleans())
+        positive = op == "/" and not constant_first
+        if kind == "array":
+            constant = self.constant(self.broadcast_shape(shape), positive)
+        else:
+            constant = str(self.draw(st.sampled_from([c for c in _CONSTANTS if c > 0 or not positive])))
+        if constant_first:
+            return f"{constant} {op} {a if op != '/' else self.positive(a)}", op
+        return f"{a} {op} {constant}", op
+
+    def broadcast_shape(self, shape: Shape) -> Shape:
+        """A shape that broadcasts with ``shape``: some leading axes dropped, some axes set to 1."""
+        kept = shape[self.draw(st.integers(0, len(shape))) :]
+        return tuple(n if self.draw(st.booleans()) else 1 for n in kept)
+
+    def constant(self, shape: Shape, positive: bool = False) -> str:
+        """A NumPy array constant (no gradient) of the inputs' float type, written out in full."""
+        values = [v for v in _CONSTANTS if v > 0] if positive else list(_CONSTANTS)
+        count = int(np.prod(shape, dtype=int))
+        flat = self.draw(st.lists(st.sampled_from(values), min_size=count, max_size=count))
+        self.ops.add("array constant")
+        return f"np.array({np.reshape(flat, shape).tolist()!r}, dtype=x0.dtype)"
 
     def power(self) -> tuple[str, str]:
         a = self.pick()
@@ -398,7 +417,10 @@ class _Builder:
             partners += [(a, shape), (f"{a}.reshape({(shape[0], 1)!r})", (shape[0], 1))]
         pairs = [(a, shape, b, s) for b, s in partners if _matmul_ok(shape, s)]
         pairs += [(b, s, a, shape) for b, s in partners if _matmul_ok(s, shape)]
+        if self.draw(st.integers(0, 3)) == 0:  # a constant matrix or vector on one side
+            pairs = [(a, shape, "", shape[-1:]), ("", shape[-2:-1] or (2, shape[0]), a, shape)]
         left, left_shape, right, right_shape = self.draw(st.sampled_from(pairs))
+        left, right = left or self.constant(left_shape), right or self.constant(right_shape)
         return f"{left} @ {right}", _matmul_kind(len(left_shape), len(right_shape))
 
     def loss(self, op: str) -> tuple[str, str] | None:
