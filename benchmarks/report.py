@@ -55,6 +55,10 @@ EXPLANATION = """\
   the graph (a weak reference to its first node died): reference counting alone frees it.
   micrograd's recursive topological sort fails at Python's default recursion limit on
   chains this long, so it gets no time there.
+- **graph drawing**: `draw_article_graph(graph).source` for the articles' three-row graph
+  (built once, untimed): the walk, b3's highlighted paths, the row and stage clusters, the
+  escaped labels and the DOT text, without running Graphviz's `dot`. The floor writes the same
+  nodes and edges with bare labels through the graphviz package. No target is set for it.
 - **detect_anomaly on** is the engine inside `detect_anomaly()`. When it is off, it leaves
   one test of a local flag in `record()` (the switch that also serves `no_grad()`) and one
   per node in `backward()`; the scalar MLP row reports what those tests cost per op.
