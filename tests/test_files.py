@@ -5,12 +5,10 @@ for a path that cannot be read as a file, never any other exception, never an un
 model that is bit-for-bit what it was before (compared through its full state_dict).
 """
 
-import contextlib
 import errno
 import io
 import os
 import resource
-import signal
 import socket
 import subprocess
 import sys
@@ -20,6 +18,7 @@ import zlib
 
 import numpy as np
 import pytest
+from hostile import deadline
 from hypothesis import example, given
 from hypothesis import strategies as st
 
@@ -60,22 +59,6 @@ def assert_refused(path, error=ValueError, *words):
         assert word in message, message
     assert snapshot(net) == before
     return message
-
-
-@contextlib.contextmanager
-def deadline(seconds):
-    """Fail (instead of hanging the suite) if the block blocks, e.g. on a pipe with no writer."""
-
-    def too_slow(signum, frame):
-        raise TimeoutError(f"blocked for more than {seconds} s")
-
-    previous = signal.signal(signal.SIGALRM, too_slow)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
 
 
 # ----- saving: atomic, durable, never half a file ------------------------------------------------------
