@@ -4,7 +4,8 @@ reference reader says it should, or raises a ValueError naming the first bad lin
 The reference below is written from the format's description (iris.py's docstring), not from the
 loader: lines end at \\n, \\r\\n or \\r; a UTF-8 byte-order mark may open the file; fields are
 split at commas with no quoting; a measurement is a plain decimal (digits, optionally a point
-and digits) above 0, spaces around it allowed; exactly 50 flowers of each species.
+and digits) above 0; spaces and tabs around a field are allowed, other invisible characters are
+not; exactly 50 flowers of each species.
 """
 
 import codecs
@@ -23,6 +24,7 @@ HEADER = ("sepal_length", "sepal_width", "petal_length", "petal_width", "species
 SPECIES = ("Setosa", "Versicolor", "Virginica")
 ORIGINAL = DEFAULT_PATH.read_bytes()
 ORIGINAL_LINES = ORIGINAL.decode("ascii").split("\n")[:-1]  # the shipped file ends with \n, uses \n
+BLANKS = " \t"  # spaces and tabs; not the other characters str.strip() removes
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 _DECIMAL = re.compile(r"\d+(\.\d*)?|\.\d+", re.ASCII)
 _CHEAP = settings(max_examples=settings().max_examples * 10)  # about a millisecond each
@@ -38,17 +40,17 @@ def reference(data):
     lines = _LINE_BREAK.split(text)
     if lines[-1] == "":  # the break after the last line ends it; it does not start another
         lines.pop()
-    if not lines or [field.strip() for field in lines[0].split(",")] != list(HEADER):
+    if not lines or [field.strip(BLANKS) for field in lines[0].split(",")] != list(HEADER):
         return 1
     rows, labels = [], []
     for number, line in enumerate(lines[1:], start=2):
         fields = line.split(",")
-        if len(fields) != 5 or fields[4].strip() not in SPECIES:
+        if len(fields) != 5 or fields[4].strip(BLANKS) not in SPECIES:
             return number
-        texts = [field.strip() for field in fields[:4]]
+        texts = [field.strip(BLANKS) for field in fields[:4]]
         if not all(_DECIMAL.fullmatch(t) and 0 < float(t) < float("inf") for t in texts):
             return number
-        label = SPECIES.index(fields[4].strip())
+        label = SPECIES.index(fields[4].strip(BLANKS))
         if labels.count(label) == 50:
             return number
         rows.append([float(t) for t in texts])
@@ -217,6 +219,7 @@ def _damaged_bytes(draw):
 @given(data=_damaged_bytes())
 @example(data=ORIGINAL.replace(b"4.9,3.6,1.4,0.1", b"4.9,3.6,1.4,\xff0.1"))  # line 39
 @example(data=ORIGINAL.decode().encode("utf-16"))  # not UTF-8 from its first byte
+@example(data=ORIGINAL.replace(b"\n4.6,3.1", b"\n\x1c4.6,3.1"))  # found by `make fuzz`: \x1c is no blank
 def test_damaged_bytes_load_exactly_or_name_the_first_bad_line(tmp_path_factory, data):
     event(check(tmp_path_factory, data))
 

@@ -3,7 +3,10 @@
 The file ``data/iris.csv`` is plain CSV: a header line
 ``sepal_length,sepal_width,petal_length,petal_width,species``, then one flower per line, the
 four measurements in cm and the species as ``Setosa``, ``Versicolor`` or ``Virginica``, in
-Fisher's order (50 Setosa, 50 Versicolor, 50 Virginica).
+Fisher's order (50 Setosa, 50 Versicolor, 50 Virginica). What `load_iris` accepts: UTF-8 (a
+leading byte-order mark is ignored), lines ending in \n, \r\n or \r, fields split at commas with
+no quoting, spaces or tabs around a field, measurements as plain decimals above 0 (``5.1``,
+``10``, ``.5``; not ``5_1``, ``1e3`` or ``nan``), 50 flowers of each species in any order.
 
 Provenance: the values are those of ``sklearn/datasets/data/iris.csv`` in scikit-learn 1.9.1,
 identical to R's ``datasets::iris``; both follow Fisher's paper. The UCI copy differs from the
@@ -33,6 +36,7 @@ FLOWERS_PER_SPECIES = 50
 DEFAULT_PATH = Path(__file__).parent / "data" / "iris.csv"
 MAX_FILE_BYTES = 2**20  # the shipped file is under 5 KB; anything this large is not the data set
 _SEPAL_WIDTH, _PETAL_WIDTH = 1, 3
+_BLANKS = " \t"  # allowed around a field; str.strip() would also eat separators like \x1c and \u2028
 _DECIMAL = re.compile(r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+")
 
 
@@ -72,10 +76,10 @@ def _parse_row(fields: list[str], where: str) -> tuple[list[float], int]:
         if not math.isfinite(number) or number <= 0:
             raise ValueError(f"{where}: {column} {text!r} is not a positive length in cm")
         # float() also reads "5_1" as 51 and other scripts' digits: a typo must not pass as data.
-        if not _DECIMAL.fullmatch(text.strip()):
+        if not _DECIMAL.fullmatch(text.strip(_BLANKS)):
             raise ValueError(f"{where}: {column} {text!r} is not a plain decimal number like 5.1")
         numbers.append(number)
-    name = fields[-1].strip()
+    name = fields[-1].strip(_BLANKS)
     if name not in SPECIES:
         raise ValueError(f"{where}: unknown species {name!r} (expected one of {', '.join(SPECIES)})")
     return numbers, SPECIES.index(name)
@@ -110,7 +114,7 @@ def load_iris(path: str | Path | None = None) -> IrisData:
     reader = csv.reader(io.StringIO(_decode(data, source), newline=""), quoting=csv.QUOTE_NONE)
     try:
         header = next(reader, None)
-        if header is None or tuple(field.strip() for field in header) != COLUMNS:
+        if header is None or tuple(field.strip(_BLANKS) for field in header) != COLUMNS:
             raise ValueError(f"{source}, line 1: expected the header {','.join(COLUMNS)}")
         for fields in reader:
             where = f"{source}, line {reader.line_num}"
