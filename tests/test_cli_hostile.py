@@ -367,6 +367,33 @@ def test_real_processes_never_show_a_traceback(tmp_path, argv, expected):
         IrisNetwork().load(tmp_path / os.fsdecode(argv[-1]))
 
 
+@pytest.mark.parametrize("argv", [["--help"], ["table", "--help"], ["table"], ["optimize-b3", "--json"]])
+def test_a_full_stdout_is_an_error_not_a_success(tmp_path, argv):
+    """Regression: --help into a full disk (/dev/full) exited 0 with nothing written."""
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "tinygrad_iris", *argv], stdout=full, stderr=subprocess.PIPE, cwd=tmp_path
+        )
+    assert done.returncode == 1
+    assert done.stderr == b"tinygrad-iris: error: [Errno 28] No space left on device\n"
+
+
+def test_output_lost_in_a_buffer_is_an_error(monkeypatch, capsys):
+    """The disk fills up only when the buffered help is flushed: still exit 1, not 0."""
+
+    class FullDisk(io.RawIOBase):
+        def writable(self):
+            return True
+
+        def write(self, data):
+            raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(sys, "stdout", io.TextIOWrapper(io.BufferedWriter(FullDisk()), encoding="utf-8"))
+    status = cli.main(["--help"])
+    assert status == 1
+    assert capsys.readouterr().err == "tinygrad-iris: error: [Errno 28] No space left on device\n"
+
+
 def _read_terminal(leader, until, seconds):
     """Read the terminal's output until ``until`` appears, or until it closes; return it all."""
     seen = b""

@@ -15,7 +15,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 import numpy as np
 
@@ -37,6 +37,9 @@ from .network import (
     train,
 )
 
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
+
 __all__ = ["main"]
 
 PROG = "tinygrad-iris"
@@ -53,6 +56,10 @@ class UsageError(Exception):
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{self.prog}: error: {' '.join(message.split())}")
+
+    def print_help(self, file: SupportsWrite[str] | None = None) -> None:
+        # argparse ignores a failed write here: a help that never reached a full disk would exit 0.
+        (file or sys.stdout).write(self.format_help())
 
 
 # ----- argument types: each rejects with a message argparse prefixes with the option's name --------
@@ -392,6 +399,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             args = build_parser().parse_args(argv)
         except SystemExit as done:  # --help
+            sys.stdout.flush()  # a full disk must not pass for a printed help
             return done.code if isinstance(done.code, int) else 0
         run: Callable[[argparse.Namespace], None] = args.run
         run(args)
