@@ -40,6 +40,8 @@ def make_sandbox(folder):
     IrisNetwork.random(4).save(folder / "existing.npz")
     (folder / "existing.png").write_bytes(b"the user's old picture")
     (folder / "bad.npz").write_bytes(b"PK\x03\x04 not really")
+    IrisNetwork(b1=1e308, w_upper_setosa=1e308).save(folder / "overflows.npz")  # finite, but not for long
+    IrisNetwork(b1=1e200, w_petal_upper=1e200).save(folder / "huge.npz")
     os.mkfifo(folder / "fifo.npz")
     os.mkfifo(folder / "fifo.png")
 
@@ -177,8 +179,8 @@ _SAVE_PATHS = st.sampled_from(
      "fifo.npz", "", ".", "\udcfe.npz", "x.png", "p" * 300]
 )  # fmt: skip
 _LOAD_PATHS = st.sampled_from(
-    ["existing.npz", "bad.npz", "adir", "fifo.npz", "absent.npz", "file.txt/x.npz", "/proc/self/mem",
-     "file.txt", "", "existing.png", "\udcfd.npz"]
+    ["existing.npz", "overflows.npz", "huge.npz", "bad.npz", "adir", "fifo.npz", "absent.npz",
+     "file.txt/x.npz", "/proc/self/mem", "file.txt", "", "existing.png", "\udcfd.npz"]
 )  # fmt: skip
 _DIRS = st.sampled_from(
     ["outdir", "adir", "file.txt", "file.txt/sub", "no/such/deep", "/proc/outdir", "existing.npz",
@@ -315,6 +317,10 @@ def test_every_regression_example_exits_as_expected(tmp_path):
         (["train", "--epochs", "1", "--save", "p" * 251 + ".npz"], 0),
         (["train", "--epochs", str(10**12)], 2),
         (["optimize-b3", "--steps", str(10**9)], 2),
+        # was: NumPy warnings on stderr, and a file of NaNs saved that --load then refused
+        (["train", "--epochs", "5", "--load", "overflows.npz", "--save", "out.npz"], 1),
+        (["train", "--epochs", "5", "--load", "overflows.npz", "--save", "out.npz", "--json"], 1),
+        (["train", "--epochs", "5", "--load", "huge.npz", "--save", "out.npz"], 0),  # was: a warning
     ]
     for argv, expected in cases:
         assert assert_survives(tmp_path, argv) == expected, argv

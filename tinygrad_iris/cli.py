@@ -175,6 +175,11 @@ def _train(
     finally:
         progress.close()
     loss, accuracy = evaluate(net, data.X, data.labels)
+    if not (math.isfinite(loss) and all(np.isfinite(p.data).all() for p in net.parameters())):
+        raise RuntimeError(
+            f"training diverged: mean cross entropy {loss:g} after {epochs} epochs (the parameters "
+            "overflowed; try a smaller --lr or other starting values); nothing was saved"
+        )
     return history, loss, accuracy
 
 
@@ -402,7 +407,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stdout.flush()  # a full disk must not pass for a printed help
             return done.code if isinstance(done.code, int) else 0
         run: Callable[[argparse.Namespace], None] = args.run
-        run(args)
+        with np.errstate(all="ignore"):  # overflow is caught where it matters (training diverging),
+            run(args)  # not printed as NumPy warnings: those would be more lines on stderr
         sys.stdout.flush()
         return 0
     except UsageError as err:
