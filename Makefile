@@ -37,3 +37,16 @@ docs: $(VENV)/.installed-docs dot
 
 clean:
 	rm -rf $(VENV) site out .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+# A long random session of the program fuzzer (docs/reliability.md): at most FUZZ_EXAMPLES programs
+# or FUZZ_SECONDS seconds. A failure is shrunk, printed as a script and saved in .hypothesis/examples,
+# so the next `make fuzz` tries it first.
+FUZZ_EXAMPLES ?= 20000
+FUZZ_SECONDS ?= 600
+fuzz: $(VENV)/.installed-dev-plot
+	HYPOTHESIS_PROFILE=fuzz FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_SECONDS=$(FUZZ_SECONDS) \
+	  $(PY) -m pytest -q -s -p no:cacheprovider tests/test_fuzz.py::test_random_programs
+
+# Timing against the hand-written NumPy floor and the peers (docs/performance.md explains the table).
+bench: $(VENV)/.installed-bench dot
+	$(PY) -m benchmarks --json out/bench.json --plot out/bench_scaling.png

@@ -3,6 +3,7 @@
 import os
 
 from hypothesis import HealthCheck, settings
+from hypothesis.database import DirectoryBasedExampleDatabase
 
 settings.register_profile(
     "ci",
@@ -18,6 +19,7 @@ settings.register_profile(
     derandomize=False,
     deadline=None,
     max_examples=int(os.environ.get("FUZZ_EXAMPLES", "2000")),
+    database=DirectoryBasedExampleDatabase(os.path.join(os.path.dirname(__file__), "../.hypothesis/fuzz")),
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     print_blob=True,
 )

@@ -152,11 +152,12 @@ def test_demo_writes_everything_into_its_folder(capsys, tmp_path):
     assert "total cross entropy: 2.67" in out and "-1.2268" in out and "minimum: b3 = -0.03165" in out
     assert "classifies 143 of 150" in out
     figures = ["curve.png", "training.png", "hidden_surfaces.png", "raw_outputs.png", "decision_regions.png"]
-    assert sorted(os.listdir(out_dir)) == sorted([*figures, "params.npz"])
+    assert sorted(os.listdir(out_dir)) == sorted([*figures, "graph.svg", "params.npz"])
     for name in figures:
         assert_png(out_dir / name)
         assert str(out_dir / name) in out
-    assert f"wrote 6 files to {out_dir}/" in out
+    assert b"<svg" in (out_dir / "graph.svg").read_bytes() and str(out_dir / "graph.svg") in out
+    assert f"wrote 7 files to {out_dir}/" in out
 
 
 @pytest.mark.parametrize("command", ["table", "optimize-b3", "curve", "train", "demo"])

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import csv
+import html
+import math
 import os
+import re
 import runpy
 import subprocess
 import sys
@@ -10,6 +14,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from article_reference import ROWS, hand_gradient, hand_probabilities, hand_total
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -27,10 +32,16 @@ def build_site(project: Path, site: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_mkdocs_build_strict_succeeds_with_generated_figures_and_numbers(tmp_path: Path):
-    site = tmp_path / "site"
-    result = build_site(ROOT, site)
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The project's site, built once for this module's tests."""
+    folder = tmp_path_factory.mktemp("docs") / "site"
+    result = build_site(ROOT, folder)
     assert result.returncode == 0, result.stderr
+    return folder
+
+
+def test_mkdocs_build_strict_succeeds_with_generated_figures_and_numbers(site: Path):
     figure = ET.fromstring((site / "figures" / "first-graph.svg").read_bytes())
     texts = [element.text for element in figure.iter("{http://www.w3.org/2000/svg}text")]
     assert "a" in texts and "c" in texts
@@ -40,7 +51,8 @@ def test_mkdocs_build_strict_succeeds_with_generated_figures_and_numbers(tmp_pat
     checking = (site / "gradient-checking" / "index.html").read_text()
     assert "finite differences give 2.56169" in checking
     api = (site / "api" / "index.html").read_text()
-    for name in ("engine.Value", "gradcheck.gradcheck", "testing.broadcastable_shapes", "render.draw_graph"):
+    names = ("engine.Value", "gradcheck.gradcheck", "testing.broadcastable_shapes", "render.draw_graph")
+    for name in (*names, "article_graph.article_graph"):
         assert f'id="tinygrad_iris.{name}"' in api
 
 
@@ -74,3 +86,100 @@ def test_property_test_example_passes():
     module = runpy.run_path(str(EXAMPLES / "gradient_property_test.py"))
     module["test_softplus_gradient"]()
     module["test_softplus_of_a_broadcast_product"]()
+
+
+# ----- the walk-through and training pages: numbers derived by hand here, not by the code under test ----
+def tables(page: str) -> list[list[list[str]]]:
+    """Every table of an HTML page, as rows of cell texts (markup stripped)."""
+    found = []
+    for table in re.findall(r"<table>(.*?)</table>", page, re.DOTALL):
+        rows = re.findall(r"<tr>(.*?)</tr>", table, re.DOTALL)
+        cells = [re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", row, re.DOTALL) for row in rows]
+        found.append([[html.unescape(re.sub(r"<[^>]+>", "", cell)).strip() for cell in row] for row in cells])
+    return found
+
+
+def hand_descent(steps: int) -> list[float]:
+    """b3 before each step of gradient descent with learning rate 1 from -2."""
+    b3s = [-2.0]
+    for _ in range(steps - 1):
+        b3s.append(b3s[-1] - hand_gradient(b3s[-1]))
+    return b3s
+
+
+def figure_texts(site: Path, name: str) -> list[str]:
+    svg = ET.fromstring((site / "figures" / name).read_bytes())
+    return [element.text or "" for element in svg.iter("{http://www.w3.org/2000/svg}text")]
+
+
+def test_walkthrough_shows_the_network_table_curve_descent_and_graph(site: Path):
+    page = (site / "walkthrough" / "index.html").read_text()
+    assert "generated:" not in page
+    parameters, forward, descent, terms = tables(page)
+
+    facts = {"b1": 1.6, "b2": 0.7, "b3": -2, "b4": 0, "b5": 1, "w_petal_upper": -2.5, "w_sepal_bottom": 0.4}
+    cells = " ".join(" ".join(row) for row in parameters)
+    for name, value in facts.items():
+        assert f"{name} = {value:g}" in cells
+
+    for row, (petal, sepal, species) in zip(forward[1:], ROWS):
+        p = hand_probabilities(petal, sepal, -2.0)[species]
+        assert row[:2] + row[3:] == [f"{petal:.2f}", f"{sepal:.2f}", f"{p:.2f}", f"{-math.log(p):.2f}"]
+    assert forward[4][-1] == f"{hand_total(-2.0):.2f}" == "2.67"  # FACTS
+
+    expected = [[str(k), f"{b3:.4f}", f"{hand_total(b3):.4f}", f"{hand_gradient(b3):.4f}"]
+                for k, b3 in enumerate(hand_descent(10))]  # fmt: skip
+    assert descent[1:] == expected
+    assert expected[0][3] == "-0.7732" and expected[1][1] == "-1.2268" and expected[2][1] == "-0.6623"
+    b3_limit = hand_descent(200)[-1]
+    assert f"at b3 = {b3_limit:.5f} (total cross entropy {hand_total(b3_limit):.4f})" in page
+    assert f"{b3_limit:.5f}" == "-0.03165"  # FACTS
+    assert 'src="../figures/b3-curve.png"' in page
+    assert (site / "figures" / "b3-curve.png").read_bytes().startswith(b"\x89PNG")
+
+    gradient = f"{hand_gradient(-2.0):.4f}"
+    for row, (petal, sepal, species) in zip(terms[1:], ROWS):
+        p_setosa, setosa = hand_probabilities(petal, sepal, -2.0)[0], int(species == 0)
+        term = f"{p_setosa - setosa:.4f}"
+        assert row[1:] == [f"{p_setosa:.4f}", str(setosa), term, term]  # the last: raw Setosa's grad
+    assert terms[4][-2:] == [gradient, gradient] and terms[5][-1] == gradient == "-0.7732"
+    assert f"the gradient is {gradient}" in page
+
+    assert 'src="../figures/article-graph.svg"' in page
+    texts = figure_texts(site, "article-graph.svg")
+    assert "b3" in texts and texts.count("softmax denominator") == 3
+    assert any(text.endswith(f"= {gradient}") for text in texts)  # the caption sums the gradient
+
+
+def iris_inputs() -> tuple[list[tuple[float, float]], list[int]]:
+    """(petal, sepal) of the 150 flowers min-max scaled exactly, and their species: read from the CSV."""
+    with (ROOT / "tinygrad_iris" / "data" / "iris.csv").open() as file:
+        rows = list(csv.DictReader(file))
+    petal = [float(row["petal_width"]) for row in rows]
+    sepal = [float(row["sepal_width"]) for row in rows]
+    scaled = [[(x - min(column)) / (max(column) - min(column)) for x in column] for column in (petal, sepal)]
+    labels = [("Setosa", "Versicolor", "Virginica").index(row["species"]) for row in rows]
+    return list(zip(*scaled)), labels
+
+
+def test_training_page_shows_the_numbers_and_the_figures(site: Path):
+    page = (site / "training" / "index.html").read_text()
+    assert "generated:" not in page
+    (numbers,) = tables(page)
+    inputs, labels = iris_inputs()
+    probabilities = [hand_probabilities(petal, sepal, 0.0) for petal, sepal in inputs]
+    correct = sum(p.index(max(p)) == label for p, label in zip(probabilities, labels))
+    mean_ce = sum(-math.log(p[label]) for p, label in zip(probabilities, labels)) / len(labels)
+    assert correct == 143  # FACTS: the articles' network with b3 = 0
+    assert numbers[1][2:] == [f"{mean_ce:.4f}", f"{correct / 150:.1%} ({correct} of 150)"]
+
+    trained = numbers[2]
+    assert trained[:2] == [
+        "the articles' values (b3 = -2), then 1000 epochs",
+        "full batch, Adam, learning rate 0.05",
+    ]
+    assert 0 < float(trained[2]) < 0.1  # FACTS: about 0.09
+    assert trained[3] == "95.3% (143 of 150)"  # FACTS
+    for name in ("training", "hidden-surfaces", "raw-outputs", "decision-regions"):
+        assert f'src="../figures/{name}.png"' in page
+        assert (site / "figures" / f"{name}.png").read_bytes().startswith(b"\x89PNG")

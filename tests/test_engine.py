@@ -159,11 +159,13 @@ def test_no_grad_and_detach():
 
 def test_no_grad_is_per_thread():
     entered, release = threading.Event(), threading.Event()
+    inside = []
 
     def hold_no_grad():
         with no_grad():
             entered.set()
             release.wait(5)
+            inside.append((Value(1.0) * 2.0).requires_grad)
 
     thread = threading.Thread(target=hold_no_grad)
     thread.start()
@@ -174,6 +176,7 @@ def test_no_grad_is_per_thread():
     finally:
         release.set()
         thread.join()
+    assert inside == [False]
 
 
 def test_constants_get_no_gradient_but_parameters_do():
@@ -230,3 +233,48 @@ def test_one_no_grad_object_can_be_nested():
 
 def test_scalar_value_is_truthy_like_micrograd():
     assert Value(0.0) and Value([0.0])
+
+
+# ----- gradients handed to the user are theirs ---------------------------------------------------
+def test_leaf_gradients_are_writable_and_not_shared():
+    a, b = Value(np.ones(3)), Value(np.ones(3))
+    upstream = np.full(3, 2.0)
+    (a + b).backward(upstream)
+    a.grad[0] = 100.0  # in-place edits (clipping, masking) touch this leaf only
+    np.testing.assert_array_equal(b.grad, [2.0, 2.0, 2.0])
+    np.testing.assert_array_equal(upstream, [2.0, 2.0, 2.0])
+    x = Value(np.ones(3))
+    x.sum().backward()
+    x.grad *= 0.5  # the broadcast gradient of sum is a real array, not a read-only view
+    np.testing.assert_array_equal(x.grad, [0.5, 0.5, 0.5])
+
+
+def test_changing_the_index_array_after_the_forward_pass_does_not_move_the_gradient():
+    x = Value(np.arange(4.0))
+    index = np.array([0, 1])
+    y = x[index]
+    index[:] = 3
+    y.sum().backward()
+    np.testing.assert_array_equal(x.grad, [1.0, 1.0, 0.0, 0.0])
+
+
+def _transposing_vjp(g, out):
+    return (np.transpose(g),)  # wrong: the input is (2, 3), g is (2, 3)
+
+
+def test_a_wrongly_shaped_gradient_from_a_primitive_is_an_error_naming_it():
+    x = Value(np.ones((2, 3)))
+    y = record(x.data * 2.0, (x,), _transposing_vjp, "twice")
+    with pytest.raises(ValueError, match=r"backward of op 'twice'.*\(3, 2\).*\(2, 3\)"):
+        y.backward(np.ones((2, 3)))
+    assert x._grad is None  # and the failed pass left no partial gradient
+
+
+def test_no_grad_decorator_keeps_the_function_identity():
+    @no_grad()
+    def predict(v):
+        """Docs."""
+        return v * 2.0
+
+    assert predict.__name__ == "predict" and predict.__doc__ == "Docs." and predict.__wrapped__
+    assert not predict(Value(1.0)).requires_grad

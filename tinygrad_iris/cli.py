@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 import numpy as np
 
-from .files import IMAGE_FORMATS
+from .article_graph import article_graph
+from .files import IMAGE_FORMATS, write_atomically
 from .iris import IrisData, load_iris
 from .network import (
     ARTICLE_B3,
@@ -36,6 +37,7 @@ from .network import (
     optimize_b3,
     train,
 )
+from .render import FORMATS, GraphvizNotFoundError, render_bytes
 
 if TYPE_CHECKING:
     from _typeshed import SupportsWrite
@@ -250,6 +252,40 @@ def cmd_curve(args: argparse.Namespace) -> None:
     print(f"wrote {path} (minimum: b3 = {minimum.b3:.5f}, total CE {minimum.total_cross_entropy:.4f})")
 
 
+def _graph_format(output: str, format: str | None) -> str:
+    """--format if given; DOT text for stdout; otherwise the output file's extension (.gv is DOT)."""
+    if format is not None:
+        return format
+    if output == "-":
+        return "dot"
+    extension = Path(output).suffix.lower().lstrip(".")
+    extension = "dot" if extension == "gv" else extension
+    if extension not in FORMATS:
+        raise UsageError(
+            f"{PROG} graph: error: cannot tell the format of {output!r} from its extension; "
+            f"name it .svg, .png, .pdf or .dot, or pass --format"
+        )
+    return extension
+
+
+def _write_graph(path: Path, b3: float, format: str) -> Path:
+    data = render_bytes(article_graph(b3), format)  # before touching the file: dot may be missing
+    return write_atomically(path, lambda file: file.write(data))
+
+
+def cmd_graph(args: argparse.Namespace) -> None:
+    format = _graph_format(args.output, args.format)
+    if args.output == "-":
+        data = render_bytes(article_graph(args.b3), format)
+        sys.stdout.flush()
+        sys.stdout.buffer.write(data)
+        return
+    path = Path(args.output)
+    _check_writable(path)
+    _write_graph(path, args.b3, format)
+    print(f"wrote {path} ({format}): the three rows' graph at b3 = {args.b3:g}, b3's paths in pink")
+
+
 def cmd_train(args: argparse.Namespace) -> None:
     if args.save is not None:
         _check_writable(args.save)
@@ -307,6 +343,11 @@ def cmd_demo(args: argparse.Namespace) -> None:
     minimum = b3_minimum()
     print(f"minimum: b3 = {minimum.b3:.5f}, total cross entropy {minimum.total_cross_entropy:.4f}")
     written.append(_draw_curve(out / "curve.png"))
+    try:
+        written.append(_write_graph(out / "graph.svg", ARTICLE_B3, "svg"))
+    except GraphvizNotFoundError as err:  # the graph is worth having even as DOT text
+        _fail(f"{PROG}: warning: {err}; writing graph.dot instead of graph.svg")
+        written.append(_write_graph(out / "graph.dot", ARTICLE_B3, "dot"))
 
     print("\n== Training every weight and bias on Fisher's 150 flowers ==")
     before = IrisNetwork(b3=0.0)
@@ -355,6 +396,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="image file, .png/.svg/.pdf (default: curve.png)",
     )
     curve.set_defaults(run=cmd_curve)
+
+    graph = commands.add_parser(
+        "graph", help="draw the three rows' computation graph with b3's paths highlighted"
+    )
+    graph.add_argument("--b3", type=_b3, default=ARTICLE_B3, help="the bias b3 (default: -2)")
+    graph.add_argument(
+        "-o",
+        "--output",
+        default="graph.svg",
+        metavar="FILE",
+        help="output file; '-' writes to stdout (default: graph.svg)",
+    )
+    graph.add_argument(
+        "--format",
+        choices=FORMATS,
+        default=None,
+        help="svg, png, pdf or dot (default: the file's extension; dot for stdout)",
+    )
+    graph.set_defaults(run=cmd_graph)
 
     fit = commands.add_parser("train", help="train every weight and bias on all 150 flowers")
     fit.add_argument(

@@ -12,6 +12,7 @@ has to care about it. Scalars are held as plain floats (or NumPy scalars), array
 
 from __future__ import annotations
 
+import functools
 import operator
 import os
 import sys
@@ -33,13 +34,31 @@ __all__ = ["Value", "as_value", "detect_anomaly", "is_grad_enabled", "no_grad", 
 class _ThreadState(threading.local):
     """Per-thread switches: `no_grad()` in one thread never affects another."""
 
+    grad_enabled = True
+    anomaly = False
+    # grad_enabled and not anomaly, the common case: `record()` tests only this per op
+    plain = True
+
     def __init__(self) -> None:
-        self.grad_enabled = True
-        self.anomaly = False
-        self.saved: list[bool] = []  # outer states of nested contexts, innermost last
+        # outer states of the open no_grad() / detect_anomaly() contexts, innermost last
+        self.saved: list[bool] = []
+        self.anomaly_saved: list[tuple[bool, Any]] = []
+
+    def set(self, grad_enabled: bool, anomaly: bool) -> None:
+        global _threads_not_plain, _all_plain
+        plain = grad_enabled and not anomaly
+        with _switch_lock:
+            _threads_not_plain += (not plain) - (not self.plain)
+            _all_plain = _threads_not_plain == 0
+        self.grad_enabled, self.anomaly, self.plain = grad_enabled, anomaly, plain
 
 
 _state = _ThreadState()
+# While no thread is inside no_grad() or detect_anomaly(), `record()` reads this module flag
+# instead of the (slower) thread-local switch.
+_threads_not_plain = 0
+_all_plain = True
+_switch_lock = threading.Lock()
 
 
 class no_grad:
@@ -50,18 +69,17 @@ class no_grad:
 
     def __enter__(self) -> None:
         _state.saved.append(_state.grad_enabled)
-        _state.grad_enabled = False
+        _state.set(False, _state.anomaly)
 
     def __exit__(self, *exc: object) -> None:
-        _state.grad_enabled = _state.saved.pop()
+        _state.set(_state.saved.pop(), _state.anomaly)
 
     def __call__(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             with no_grad():
                 return fn(*args, **kwargs)
 
-        wrapper.__name__ = getattr(fn, "__name__", "wrapper")
-        wrapper.__doc__ = fn.__doc__
         return wrapper
 
 
@@ -74,15 +92,23 @@ class detect_anomaly:
     """Context manager: the first op whose output or gradient holds NaN/inf raises.
 
     The error is a `FloatingPointError` naming the op, its input shapes and the line of user
-    code that created the node. Off by default; when off it costs one flag test per op.
+    code that created the node. Off by default; when off it costs next to nothing: the one
+    switch `record()` tests per op also serves `no_grad()` (`make bench` measures it).
+    Inside, NumPy's divide/overflow/invalid warnings are silenced (each such event becomes this
+    error instead). Like `no_grad()`, it acts on the current thread only: the thread that runs an
+    op or a ``backward()`` decides whether it is checked.
     """
 
     def __enter__(self) -> None:
-        _state.saved.append(_state.anomaly)
-        _state.anomaly = True
+        errstate = np.errstate(divide="ignore", over="ignore", invalid="ignore")
+        errstate.__enter__()
+        _state.anomaly_saved.append((_state.anomaly, errstate))
+        _state.set(_state.grad_enabled, True)
 
     def __exit__(self, *exc: object) -> None:
-        _state.anomaly = _state.saved.pop()
+        previous, errstate = _state.anomaly_saved.pop()
+        _state.set(_state.grad_enabled, previous)
+        errstate.__exit__(*exc)
 
 
 def _as_data(data: object) -> Data:
@@ -121,15 +147,23 @@ def _shape(data: Data) -> tuple[int, ...]:
     return () if type(data) is float else data.shape
 
 
-def _unbroadcast(g: np.ndarray, shape: tuple[int, ...]) -> Any:
-    """Sum a broadcast gradient back down to ``shape`` (the operand's shape)."""
+def _unbroadcast(g: np.ndarray, shape: tuple[int, ...], dtype: np.dtype, op: str) -> Any:
+    """Sum a broadcast gradient back down to ``shape`` and ``dtype``: those of an input of ``op``."""
     extra = g.ndim - len(shape)
+    if extra and g.shape[extra:] == shape and g.dtype == dtype:  # leading axes only, e.g. a bias
+        return g.sum(axis=0) if extra == 1 else g.sum(axis=tuple(range(extra)))
     axes = tuple(range(extra)) + tuple(
         extra + i for i, n in enumerate(shape) if n == 1 and g.shape[extra + i] != 1
     )
     if axes:
         g = g.sum(axis=axes, keepdims=True)
+    if g.shape[extra:] != shape:  # a VJP's bug (e.g. a user primitive's): never reshape it away
+        raise ValueError(
+            f"backward of op '{op}': a gradient of shape {g.shape} does not fit its input of shape {shape}"
+        )
     g = g.reshape(shape)
+    if g.dtype != dtype:  # NumPy promoted the op (float32 with a float64 constant): the grad is not
+        g = g.astype(dtype)
     return g[()] if g.ndim == 0 else g
 
 
@@ -165,17 +199,22 @@ def record(data: Data, parents: tuple[Value, ...], vjp: VJP, op: str, ctx: Any =
     out._grad = None
     out.name = None
     out.op = op
-    tracked = False
-    if _state.grad_enabled:
+    plain = _all_plain or _state.plain
+    if plain or _state.grad_enabled:
         for parent in parents:
             if parent.requires_grad:
-                tracked = True
-                break
-    out.requires_grad = tracked
-    out._parents = parents if tracked else ()
-    out._vjp = vjp if tracked else None
-    out._ctx = ctx if tracked else None
-    if _state.anomaly:
+                out.requires_grad = True
+                out._parents = parents
+                out._vjp = vjp
+                out._ctx = ctx
+                if not plain:  # recording with anomaly mode on
+                    _anomaly_check_forward(out, parents)
+                return out
+    out.requires_grad = False
+    out._parents = ()
+    out._vjp = None
+    out._ctx = None
+    if not plain and _state.anomaly:
         _anomaly_check_forward(out, parents)
     return out
 
@@ -196,15 +235,27 @@ def as_value(x: Operand) -> Value:
     return out
 
 
-def _binary(a: Value, b: Operand, forward: Callable[[Any, Any], Any], vjp: VJP, op: str) -> Value:
-    b = b if type(b) is Value else as_value(b)
-    try:
-        data = forward(a.data, b.data)
-    except ZeroDivisionError:  # plain floats: follow NumPy (inf, nan), not Python
-        data = forward(np.float64(a.data), b.data)
-    except ValueError as err:
-        raise ValueError(f"{op}: cannot combine shapes {a.shape} and {b.shape} ({err})") from None
-    return record(data, (a, b), vjp, op)
+BinaryMethod = Callable[["Value", Operand], "Value"]
+
+
+def _binary_op(forward: Callable[[Any, Any], Any], vjp: VJP, op: str) -> tuple[BinaryMethod, BinaryMethod]:
+    """The methods for ``a op b`` and for its reflection (``b op a`` where b is no Value)."""
+
+    def method(a: Value, b: Operand) -> Value:
+        if type(b) is not Value:
+            b = as_value(b)
+        try:
+            data = forward(a.data, b.data)
+        except ZeroDivisionError:  # plain floats: follow NumPy (inf, nan), not Python
+            data = forward(np.float64(a.data), b.data)
+        except ValueError as err:
+            raise ValueError(f"{op}: cannot combine shapes {a.shape} and {b.shape} ({err})") from None
+        return record(data, (a, b), vjp, op)
+
+    def reflected(b: Value, a: Operand) -> Value:
+        return method(as_value(a), b)
+
+    return method, reflected
 
 
 # ----- the VJPs, each next to nothing but the forward it differentiates -----------------------
@@ -241,10 +292,10 @@ def _matmul_vjp(g: Any, out: Value) -> tuple[Any, Any]:
         gb = x[:, None] * g[..., None, :] if b.requires_grad else None
     elif y.ndim == 1:  # (..., m, k) @ (k) -> (..., m)
         ga = g[..., None] * y if a.requires_grad else None
-        gb = (np.swapaxes(x, -1, -2) @ g[..., None])[..., 0] if b.requires_grad else None
+        gb = (x.swapaxes(-1, -2) @ g[..., None])[..., 0] if b.requires_grad else None
     else:
-        ga = g @ np.swapaxes(y, -1, -2) if a.requires_grad else None
-        gb = np.swapaxes(x, -1, -2) @ g if b.requires_grad else None
+        ga = g @ y.swapaxes(-1, -2) if a.requires_grad else None
+        gb = x.swapaxes(-1, -2) @ g if b.requires_grad else None
     return ga, gb
 
 
@@ -252,9 +303,11 @@ def _neg_vjp(g: Any, out: Value) -> tuple[Any]:
     return (-g,)
 
 
-# pow: a ** p (p a number)   d/da = p * a^(p-1)
+# pow: a ** p (p a number)   d/da = p * a^(p-1), and 0 for p = 0 (even at a = 0, where a^-1 is inf)
 def _pow_vjp(g: Any, out: Value) -> tuple[Any]:
     p = out._ctx
+    if p == 0:
+        return (g * 0,)
     return (g * p * _power(out._parents[0].data, p - 1),)
 
 
@@ -294,7 +347,8 @@ def _max_vjp(g: Any, out: Value) -> tuple[Any]:
     axis, keepdims = out._ctx
     x = out._parents[0].data
     mask = x == _expand_reduced(out.data, axis, keepdims)
-    share = _expand_reduced(g, axis, keepdims) / mask.sum(axis=axis, keepdims=True)
+    ties = mask.sum(axis=axis, keepdims=True, dtype=out.dtype)  # an int count would upcast float32
+    share = _expand_reduced(g, axis, keepdims) / ties
     return (mask * share,)
 
 
@@ -315,6 +369,13 @@ def _getitem_vjp(g: Any, out: Value) -> tuple[Any]:
     else:
         np.add.at(grad, index, g)
     return (grad,)
+
+
+def _snapshot(index: Any) -> Any:
+    """A copy of an advanced index, so changing the caller's index array can't move the gradient."""
+    if type(index) is tuple:
+        return tuple(np.array(item) if isinstance(item, (np.ndarray, list)) else item for item in index)
+    return np.array(index) if isinstance(index, (np.ndarray, list)) else index
 
 
 def _is_basic_index(index: Any) -> bool:
@@ -424,40 +485,19 @@ class Value:
         return f"Value(shape={self.shape}, dtype={self.dtype}{name}, data={preview})"
 
     # ----- arithmetic ----------------------------------------------------------------------
-    def __add__(self, other: Operand) -> Value:
-        return _binary(self, other, operator.add, _add_vjp, "+")
-
-    def __radd__(self, other: Operand) -> Value:
-        return _binary(as_value(other), self, operator.add, _add_vjp, "+")
-
-    def __sub__(self, other: Operand) -> Value:
-        return _binary(self, other, operator.sub, _sub_vjp, "-")
-
-    def __rsub__(self, other: Operand) -> Value:
-        return _binary(as_value(other), self, operator.sub, _sub_vjp, "-")
-
-    def __mul__(self, other: Operand) -> Value:
-        return _binary(self, other, operator.mul, _mul_vjp, "*")
-
-    def __rmul__(self, other: Operand) -> Value:
-        return _binary(as_value(other), self, operator.mul, _mul_vjp, "*")
-
-    def __truediv__(self, other: Operand) -> Value:
-        return _binary(self, other, operator.truediv, _div_vjp, "/")
-
-    def __rtruediv__(self, other: Operand) -> Value:
-        return _binary(as_value(other), self, operator.truediv, _div_vjp, "/")
-
-    def __matmul__(self, other: Operand) -> Value:
-        return _binary(self, other, operator.matmul, _matmul_vjp, "@")
-
-    def __rmatmul__(self, other: Operand) -> Value:
-        return _binary(as_value(other), self, operator.matmul, _matmul_vjp, "@")
+    # one frame per op: these methods are generated, not wrappers around a shared helper
+    __add__, __radd__ = _binary_op(operator.add, _add_vjp, "+")
+    __sub__, __rsub__ = _binary_op(operator.sub, _sub_vjp, "-")
+    __mul__, __rmul__ = _binary_op(operator.mul, _mul_vjp, "*")
+    __truediv__, __rtruediv__ = _binary_op(operator.truediv, _div_vjp, "/")
+    __matmul__, __rmatmul__ = _binary_op(operator.matmul, _matmul_vjp, "@")
 
     def __neg__(self) -> Value:
         return record(-self.data, (self,), _neg_vjp, "neg")
 
     def __pow__(self, exponent: float) -> Value:
+        """x ** p for a number p; NumPy's rules: negative x to a fractional p is NaN, 0 to a
+        negative p is inf, each with NumPy's warning (and so is the gradient of 0 ** p, p < 1)."""
         if isinstance(exponent, (bool, np.bool_)) or not isinstance(exponent, (int, float, np.number)):
             raise TypeError(
                 f"**: the exponent must be a number, got {type(exponent).__name__} "
@@ -467,10 +507,11 @@ class Value:
         return record(_power(self.data, p), (self,), _pow_vjp, f"**{p}", p)
 
     def exp(self) -> Value:
+        """e^x; beyond x = 709.78 (88.72 in float32) it overflows to inf, with NumPy's warning."""
         return record(np.exp(self.data), (self,), _exp_vjp, "exp")
 
     def log(self) -> Value:
-        """Natural log; log of a negative number is NaN (NumPy's rule, with its warning)."""
+        """Natural log; log of a negative number is NaN, log 0 is -inf (NumPy's rules, with its warning)."""
         return record(np.log(self.data), (self,), _log_vjp, "log")
 
     def relu(self) -> Value:
@@ -500,12 +541,15 @@ class Value:
             data = np.reshape(self.data, target)  # type: ignore[type-var]
         except ValueError:
             raise ValueError(f"reshape: cannot reshape shape {self.shape} into {tuple(target)}") from None
+        if data.ndim == 0:  # a scalar, held as one like every other scalar
+            data = data[()]
         return record(data, (self,), _reshape_vjp, "reshape")
 
     @property
     def T(self) -> Value:
-        """The transpose (axes reversed)."""
-        return record(np.transpose(self.data), (self,), _transpose_vjp, "T")
+        """The transpose (axes reversed); a scalar is its own transpose."""
+        data = self.data
+        return record(np.transpose(data) if type(data) is np.ndarray else data, (self,), _transpose_vjp, "T")
 
     def __getitem__(self, index: Any) -> Value:
         if isinstance(index, Value) or (type(index) is tuple and any(isinstance(i, Value) for i in index)):
@@ -516,7 +560,8 @@ class Value:
             raise type(err)(
                 f"indexing: index {index!r} is not valid for shape {self.shape} ({err})"
             ) from None
-        return record(data, (self,), _getitem_vjp, "getitem", (index, _is_basic_index(index)))
+        basic = _is_basic_index(index)
+        return record(data, (self,), _getitem_vjp, "getitem", (index if basic else _snapshot(index), basic))
 
     def __iter__(self) -> Iterator[Value]:
         if type(self.data) is not np.ndarray:
@@ -536,60 +581,101 @@ class Value:
                 "no_grad(), from constants only, or by detach())"
             )
         if gradient is None:
-            if np.size(self.data) != 1 or type(self.data) is np.ndarray:
+            if type(self.data) is np.ndarray:  # anything else is a (NumPy) scalar
                 raise ValueError(
                     f"backward(): the value has shape {self.shape}; pass gradient= an array of "
                     "that shape, or reduce it to a scalar first (e.g. .sum())"
                 )
             seed = _seed(self.data)
         else:
-            seed = np.asarray(gradient, dtype=self.dtype)
+            seed = np.array(gradient, dtype=self.dtype)  # a copy: the caller keeps theirs
             if seed.shape != self.shape:
                 raise ValueError(
                     f"backward(): gradient of shape {seed.shape} does not match the value's "
                     f"shape {self.shape}"
                 )
             seed = seed[()] if seed.ndim == 0 else seed
-        consumers = _count_consumers(self)
-        # This pass computes fresh gradients; earlier ones are added back at the end.
-        earlier = [(node, node._grad) for node in consumers if node._grad is not None]
-        for node, _ in earlier:
-            node._grad = None
-        self._grad = seed
+        if not self._parents:  # a leaf: d self/d self is the seed itself
+            self._grad = seed if self._grad is None else self._grad + seed
+            return
+        earlier: list[tuple[Value, Any]] = []
         anomaly = _state.anomaly
-        ready = [self]
-        while ready:
-            node = ready.pop()
-            parents = node._parents
-            if not parents:
-                continue
-            g = node._grad
-            try:
-                grads = node._vjp(g, node)  # type: ignore[misc]
-            except ZeroDivisionError:  # a plain-float zero divisor: NumPy semantics instead
-                grads = node._vjp(np.float64(g), node)  # type: ignore[misc]
-            if anomaly:
-                _anomaly_check_backward(node, grads)
-            for parent, pg in zip(parents, grads):
-                if not parent.requires_grad:
-                    continue
-                if type(pg) is np.ndarray:
-                    pd = parent.data
-                    if type(pd) is not np.ndarray or pd.shape != pg.shape:
-                        pg = _unbroadcast(pg, _shape(pd))
-                current = parent._grad
-                parent._grad = pg if current is None else current + pg
-                left = consumers[parent] - 1
-                consumers[parent] = left
-                if left == 0:
-                    ready.append(parent)
-        for node, grad in earlier:
-            node._grad = grad + node._grad
+        ndarray = np.ndarray  # a local: this loop runs once per edge of the graph
+        try:
+            order = _inner_nodes(self, earlier)
+            self._grad = seed
+            if anomaly and not np.all(np.isfinite(seed)):
+                raise FloatingPointError("anomaly: the gradient passed to backward() is not finite")
+            for node in reversed(order):  # every node after all of its consumers
+                g = node._grad
+                try:
+                    grads = node._vjp(g, node)  # type: ignore[misc]
+                except ZeroDivisionError:  # a plain-float zero divisor: NumPy semantics instead
+                    grads = node._vjp(np.float64(g), node)  # type: ignore[misc]
+                if anomaly:
+                    _anomaly_check_backward(node, grads)
+                for parent, pg in zip(node._parents, grads):
+                    if parent.requires_grad:
+                        if type(pg) is ndarray:
+                            pd = parent.data
+                            if type(pd) is not ndarray or pd.shape != pg.shape or pd.dtype is not pg.dtype:
+                                pg = _unbroadcast(pg, _shape(pd), parent.dtype, node.op)
+                            elif not parent._parents:  # a leaf's .grad is the user's: its own array
+                                pg = pg.copy()
+                        current = parent._grad
+                        if current is None:
+                            parent._grad = pg
+                        else:
+                            parent._grad = current + pg
+                            if anomaly:
+                                _anomaly_check_sum(parent)
+            for node, grad in earlier:
+                node._grad = grad + node._grad
+        except BaseException:  # an anomaly or Ctrl-C half-way: leave every .grad as it was
+            self.zero_grad()
+            for node, grad in earlier:
+                node._grad = grad
+            raise
 
     def zero_grad(self) -> None:
         """Reset ``.grad`` of every node in the graph behind this value (itself included)."""
         for node in _count_consumers(self):
             node._grad = None
+
+
+_EMIT = object()  # on the traversal stack: the node below it has all its inputs ordered
+
+
+def _inner_nodes(root: Value, earlier: list[tuple[Value, Any]]) -> list[Value]:
+    """The recorded (non-leaf) nodes behind ``root``, each after all of its inputs.
+
+    Iterative depth-first post-order (no recursion), so graphs of any depth work. Gradients
+    already on the graph's nodes, leaves included, are taken off and returned: the pass computes
+    fresh ones and adds them back at the end, or restores them if the pass fails half-way.
+    """
+    order: list[Value] = []
+    visited: set[Value] = set()
+    stack: list[Any] = [root]
+    push, pop, emit, visit = stack.append, stack.pop, order.append, visited.add
+    while stack:
+        node = pop()
+        if node is _EMIT:
+            emit(pop())
+        elif node not in visited:
+            visit(node)
+            if node._grad is not None:
+                earlier.append((node, node._grad))
+                node._grad = None
+            push(node)
+            push(_EMIT)
+            for parent in node._parents:
+                if parent._parents:
+                    if parent not in visited:
+                        push(parent)
+                elif parent._grad is not None and parent.requires_grad:
+                    earlier.append((parent, parent._grad))
+                    parent._grad = None
+    return order
 
 
 def _count_consumers(root: Value) -> dict[Value, int]:
@@ -632,6 +718,21 @@ def _anomaly_check_forward(out: Value, parents: tuple[Value, ...]) -> None:
         raise FloatingPointError(
             f"anomaly: op '{out.op}' on inputs of shapes {shapes} produced a non-finite "
             f"value; the node was created at {site}"
+        )
+
+
+def _anomaly_check_sum(node: Value) -> None:
+    """The gradient of ``node`` just grew by one more part: did the sum overflow?"""
+    if not np.all(np.isfinite(node._grad)):
+        if not node._parents:
+            what = f"leaf {node.name}" if node.name else "a leaf"
+            raise FloatingPointError(
+                f"anomaly: the gradients reaching {what} (shape {node.shape}) overflowed when added up"
+            )
+        site = _created_at.get(node, "<created outside detect_anomaly()>")
+        raise FloatingPointError(
+            f"anomaly: the gradients reaching the output of op '{node.op}' (shape {node.shape}) "
+            f"overflowed when added up; the node was created at {site}"
         )
 
 

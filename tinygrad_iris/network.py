@@ -171,7 +171,9 @@ class IrisNetwork(Module):
 
     def row_probabilities(self, petal: float, sepal: float) -> Value:
         """softmax of the three raw outputs, shape (3,); its denominator is a node of its own."""
-        return softmax(stack(self.raw_outputs(petal, sepal)))
+        probabilities = softmax(stack(self.raw_outputs(petal, sepal)))
+        probabilities.name = "softmax"
+        return probabilities
 
     def row_loss(self, petal: float, sepal: float, species: int) -> Value:
         """Cross-entropy of one flower: -log softmax(raw outputs)[species]."""

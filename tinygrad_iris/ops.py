@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .engine import Operand, Value, as_value, record
+from .engine import Operand, Value, _shape, as_value, record
 
 __all__ = ["SOFTMAX_DENOMINATOR", "cross_entropy", "log_softmax", "nll_loss", "softmax", "stack"]
 
@@ -66,7 +66,7 @@ def _class_targets(targets: object, rows: int, classes: int, op: str) -> np.ndar
     if isinstance(raw, (str, bytes)) or raw is None:
         raise TypeError(f"{op}: targets must be integer class indices, got {type(raw).__name__}")
     array = np.asarray(raw)
-    if array.dtype.kind not in "iuf" or array.dtype == np.bool_:
+    if array.dtype.kind not in "iuf":  # bool is kind "b"
         raise TypeError(f"{op}: targets must be integer class indices, got dtype {array.dtype}")
     flat = array.reshape(-1)
     if array.ndim > 1 or flat.size != rows:
@@ -77,14 +77,17 @@ def _class_targets(targets: object, rows: int, classes: int, op: str) -> np.ndar
             raise ValueError(
                 f"{op}: target {flat[bad[0]].item()!r} at position {bad[0]} is not an integer class index"
             )
-    out_of_range = np.flatnonzero((flat < 0) | (flat >= classes))
-    if out_of_range.size:
-        i = out_of_range[0]
-        raise ValueError(
-            f"{op}: target {flat[i].item()!r} at position {i} is out of range "
-            f"for {classes} classes (0..{classes - 1})"
-        )
-    return flat.astype(np.intp)
+    # integers: one reduction checks both ends, since a negative index viewed as unsigned is huge
+    t = flat.astype(np.intp) if array.dtype.kind != "f" else None
+    if t is None or (t.size and t.view(np.uintp).max() >= classes):
+        out_of_range = np.flatnonzero((flat < 0) | (flat >= classes))
+        if out_of_range.size:
+            i = out_of_range[0]
+            raise ValueError(
+                f"{op}: target {flat[i].item()!r} at position {i} is out of range "
+                f"for {classes} classes (0..{classes - 1})"
+            )
+    return flat.astype(np.intp) if t is None else t
 
 
 def _rows_and_targets(x: Value, targets: object, reduction: str, op: str) -> tuple[np.ndarray, np.ndarray]:
@@ -92,10 +95,11 @@ def _rows_and_targets(x: Value, targets: object, reduction: str, op: str) -> tup
         raise TypeError(f"{op}: expected a Value of logits, got {type(x).__name__}")
     if reduction not in _REDUCTIONS:
         raise ValueError(f"{op}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
-    if x.ndim not in (1, 2):
-        raise ValueError(f"{op}: expected logits of shape (classes,) or (rows, classes), got {x.shape}")
-    rows = 1 if x.ndim == 1 else x.shape[0]
-    t = _class_targets(targets, rows, x.shape[-1], op)
+    shape = _shape(x.data)
+    if len(shape) not in (1, 2):
+        raise ValueError(f"{op}: expected logits of shape (classes,) or (rows, classes), got {shape}")
+    rows = 1 if len(shape) == 1 else shape[0]
+    t = _class_targets(targets, rows, shape[-1], op)
     return np.arange(rows), t
 
 
@@ -112,10 +116,10 @@ def nll_loss(log_probs: Value, targets: object, reduction: str = "mean") -> Valu
 
 # fused cross-entropy: loss = logsumexp(x) - x[t]     d/dx = softmax(x) - onehot(t)
 def _cross_entropy_vjp(g: Any, out: Value) -> tuple[Any]:
-    probs, rows, t, scale, shape = out._ctx
-    grad = probs.copy()
+    exps, totals, rows, t, scale, shape = out._ctx
+    grad = exps / totals
     grad[rows, t] -= 1
-    grad *= g[:, None] if np.ndim(g) else g * scale
+    grad *= g[:, None] if type(g) is np.ndarray else g * scale
     return (grad.reshape(shape),)
 
 
@@ -126,15 +130,17 @@ def cross_entropy(logits: Value, targets: object, reduction: str = "mean") -> Va
     One fused node: same values and gradients as ``nll_loss(log_softmax(logits), targets)``.
     """
     rows, t = _rows_and_targets(logits, targets, reduction, "cross_entropy")
-    x = logits.data.reshape(len(rows), -1)
+    x = logits.data
+    if x.ndim == 1:
+        x = x.reshape(1, -1)
     shifted = x - x.max(axis=1, keepdims=True)
     e = np.exp(shifted)
     total = e.sum(axis=1, keepdims=True)
     losses = np.log(total[:, 0]) - shifted[rows, t]
     if reduction == "none":
-        data: Any = losses if logits.ndim == 2 else losses[0]
+        data: Any = losses if logits.data.ndim == 2 else losses[0]
     else:
         data = losses.sum() / len(rows) if reduction == "mean" else losses.sum()
     scale = 1.0 / len(rows) if reduction == "mean" else 1.0
-    ctx = (e / total, rows, t, scale, logits.shape)
+    ctx = (e, total, rows, t, scale, logits.data.shape)
     return record(data, (logits,), _cross_entropy_vjp, "cross_entropy", ctx)

@@ -348,9 +348,15 @@ def _legend(title: str | None, highlight: Value | None, has_denominator: bool) -
     ]
     rows = ["<TR>" + "".join(cells[i : i + 2]) + "</TR>" for i in range(0, len(cells), 2)]
     rows.append('<TR><TD></TD><TD ALIGN="LEFT" COLSPAN="3">small grey numbers: constants</TD></TR>')
-    if title:
-        rows.insert(0, f'<TR><TD COLSPAN="4" ALIGN="LEFT">{_bold(title)}</TD></TR>')
-    return f'<<TABLE BORDER="0" CELLSPACING="4" CELLPADDING="2">{"".join(rows)}</TABLE>>'
+    legend = f'<TABLE BORDER="0" CELLSPACING="4" CELLPADDING="2">{"".join(rows)}</TABLE>'
+    if not title:
+        return f"<{legend}>"
+    # The title goes beside the key, not above it: Graphviz stretches a table to fill its cell, and a
+    # title wider than the key would spread the swatches away from their words.
+    return (
+        f'<<TABLE BORDER="0" CELLSPACING="0" CELLPADDING="2"><TR><TD ALIGN="LEFT" BALIGN="LEFT" '
+        f'VALIGN="TOP">{_bold(title)}</TD><TD VALIGN="TOP">{legend}</TD></TR></TABLE>>'
+    )
 
 
 def _check_format(format: str) -> str:

@@ -13,11 +13,29 @@ Values are float64 and kept in ranges where central differences are accurate.
 
 from __future__ import annotations
 
+import re
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
+
 import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-__all__ = ["arrays", "broadcastable_shapes", "kink_free_arrays", "positive_arrays", "shapes"]
+from .engine import Value, _count_consumers, detect_anomaly, no_grad
+from .gradcheck import gradcheck
+
+__all__ = [
+    "OP_KINDS",
+    "Program",
+    "arrays",
+    "broadcastable_shapes",
+    "check_program",
+    "kink_free_arrays",
+    "positive_arrays",
+    "programs",
+    "shapes",
+]
 
 Shape = tuple[int, ...]
 
@@ -54,3 +72,508 @@ def kink_free_arrays(shape: Shape, margin: float = 0.05, bound: float = 3.0) -> 
     magnitude = st.floats(margin, bound)
     element = st.tuples(st.sampled_from((-1.0, 1.0)), magnitude).map(lambda sm: sm[0] * sm[1])
     return hnp.arrays(np.float64, shape, elements=element)
+
+
+# ----- random programs: differential fuzzing of the whole library ------------------------------
+# A program is Python source for ``def program(x0, x1, ...)`` built from a random DAG of ops, plus
+# float64 inputs. It is executed from that very source, so its repr is the program that ran.
+# Every program is valid and well conditioned by construction: values stay within +-BOUND (a
+# power-of-two rescale follows any op that leaves that range); log, division and fractional powers
+# only see values >= 0.5 (made positive as x*x + 0.5, exp(x) + 0.5 or softmax(x) when needed);
+# relu and max only see values at least MARGIN from their kink or from a tie.
+BOUND = 4.0
+MARGIN = 0.01
+_CONSTANTS = (-1.5, -0.5, 0.5, 2.0, 3.0)
+_ANY_EXPONENTS = (0, 1, 2, 3)
+_POSITIVE_EXPONENTS = (-2, -1, -0.5, 0.5, 1.5)
+_REDUCTIONS = ("mean", "sum", "none")
+# Every kind of op a program can hold; `Program.ops` names those it holds.
+OP_KINDS = (
+    "+", "-", "*", "/", "**", "neg", "sum", "mean", "max", "exp", "log", "relu", "reshape", "T",
+    "index", "index-array", "stack", "softmax", "log_softmax", "@ 1-D 1-D", "@ 1-D 2-D",
+    "@ 2-D 1-D", "@ 2-D 2-D", "@ batched", "nll_loss mean", "nll_loss sum", "nll_loss none",
+    "cross_entropy mean", "cross_entropy sum", "cross_entropy none", "array constant",
+)  # fmt: skip
+_IMPORTS = (
+    "import numpy as np\n"
+    "from tinygrad_iris import Value, cross_entropy, log_softmax, nll_loss, softmax, stack"
+)
+
+
+class Program:
+    """A random differentiable program: ``program(x0, ...)`` as Python source, with its inputs.
+
+    Call it with Values to run it; ``repr(program)`` is a self-contained script that rebuilds the
+    inputs and runs `check_program` on it, so a failing example is a one-paste bug report.
+    """
+
+    def __init__(self, source: str, inputs: tuple[np.ndarray, ...], seed: int, ops: frozenset[str]):
+        self.source = source
+        self.inputs = inputs
+        self.seed = seed
+        self.ops = ops
+        namespace: dict[str, Any] = {}
+        exec(compile(_IMPORTS + "\n" + source, "<fuzzed program>", "exec"), namespace)
+        self._fn: Callable[..., Value] = namespace["program"]
+
+    def __call__(self, *leaves: Value) -> Value:
+        return self._fn(*leaves)
+
+    def check(self) -> None:
+        """Run `check_program` on this program and its inputs."""
+        check_program(self, self.inputs, self.seed)
+
+    def __repr__(self) -> str:
+        inputs = "".join(f"    np.array({x.tolist()!r}),\n" for x in self.inputs)
+        return (
+            f"{_IMPORTS}\nfrom tinygrad_iris.testing import check_program\n\n"
+            f"{self.source}\ninputs = [\n{inputs}]\ncheck_program(program, inputs, seed={self.seed})\n"
+        )
+
+
+def _graph(root: Value) -> list[Value]:
+    """Every node behind ``root`` that takes a gradient, each before its parents (a fixed order)."""
+    consumers = _count_consumers(root)
+    order, ready = [], [root]
+    while ready:
+        node = ready.pop()
+        order.append(node)
+        for parent in node._parents:
+            if parent.requires_grad:
+                consumers[parent] -= 1
+                if consumers[parent] == 0:
+                    ready.append(parent)
+    return order
+
+
+FLOAT32_TOLERANCE = 1e-4  # of the node's scale: ~800 float32 ulps; 3,000 programs measured at most 2e-6
+
+
+def _assert_close32(got: Any, want: Any, what: str) -> None:
+    """float32 ``got`` agrees with float64 ``want`` to float32 precision (relative to its scale)."""
+    want = np.asarray(want, dtype=np.float64)
+    scale = 1.0 + float(np.max(np.abs(want), initial=0.0))
+    error = float(np.max(np.abs(np.asarray(got, dtype=np.float64) - want), initial=0.0))
+    if not error <= FLOAT32_TOLERANCE * scale:
+        raise AssertionError(f"float32 vs float64: {what} differs by {error:.3g} (scale {scale:.3g})")
+
+
+def check_program(program: Callable[..., Value], inputs: Sequence[np.ndarray], seed: int = 0) -> None:
+    """The three differential checks of a program on float64 ``inputs``; raise on a disagreement.
+
+    1. `gradcheck`: ``backward()`` against central finite differences, random upstream gradient.
+    2. A second ``backward()`` after ``zero_grad()``, in anomaly mode, gives bit-identical
+       gradients at every node (and no anomaly); a third without ``zero_grad()`` doubles them.
+    3. On float32 inputs every node's value and gradient is float32 and agrees with float64 to
+       float32 precision.
+    NumPy warnings raised inside are errors: a well-conditioned program must not produce any.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        gradcheck(program, *inputs, seed=seed)
+
+        leaves = [Value(x) for x in inputs]
+        out = program(*leaves)
+        upstream = np.random.default_rng(seed).standard_normal(out.shape)
+        out.backward(upstream)
+        nodes = _graph(out)
+        first = [np.array(node.grad) for node in nodes]
+        out.zero_grad()
+        with detect_anomaly():
+            out.backward(upstream)
+        for k, (node, grad) in enumerate(zip(nodes, first)):
+            if not np.array_equal(node.grad, grad):
+                raise AssertionError(f"node {k} (op {node.op!r}): backward after zero_grad differs")
+        out.backward(upstream)
+        for k, (node, grad) in enumerate(zip(nodes, first)):
+            if not np.array_equal(node.grad, 2 * grad):
+                raise AssertionError(f"node {k} (op {node.op!r}): a second backward does not add up")
+
+        out32 = program(*(Value(np.asarray(x, dtype=np.float32)) for x in inputs))
+        out32.backward(upstream.astype(np.float32))
+        nodes32 = _graph(out32)
+        if len(nodes32) != len(nodes):
+            raise AssertionError(f"float32 graph has {len(nodes32)} nodes, float64 has {len(nodes)}")
+        out.zero_grad()
+        out.backward(upstream)
+        for k, (node32, node) in enumerate(zip(nodes32, nodes)):
+            what = f"node {k} (op {node.op!r}, shape {node.shape})"
+            if node32.dtype != np.float32:
+                raise AssertionError(f"{what}: float32 inputs gave {node32.dtype} data")
+            if np.asarray(node32.grad).dtype != np.float32:
+                consumers = sorted({n.op for n in nodes32[:k] if any(p is node32 for p in n._parents)})
+                raise AssertionError(
+                    f"{what}: float32 inputs gave a {np.asarray(node32.grad).dtype} gradient, "
+                    f"from the backward of {', '.join(map(repr, consumers))}"
+                )
+            _assert_close32(node32.data, node.data, f"{what} value")
+            _assert_close32(node32.grad, node.grad, f"{what} gradient")
+
+
+class _Builder:
+    """Grows one program statement by statement, evaluating each on the float64 inputs."""
+
+    def __init__(self, draw: Callable[[st.SearchStrategy[Any]], Any], inputs: list[np.ndarray]):
+        self.draw = draw
+        self.inputs = inputs
+        self.names = [f"x{i}" for i in range(len(inputs))]
+        self.env: dict[str, Any] = {}
+        exec(_IMPORTS, self.env)
+        for name, x in zip(self.names, inputs):
+            self.env[name] = Value(x)
+        self.uses = dict.fromkeys(self.names, 0)
+        self.lines: list[str] = []
+        self.ops: set[str] = set()
+
+    # ----- helpers ----------------------------------------------------------------------------
+    def data(self, name: str) -> np.ndarray:
+        return np.asarray(self.env[name].data, dtype=np.float64)
+
+    def shape(self, name: str) -> Shape:
+        return self.env[name].shape
+
+    def pick(self, ok: Callable[[str], bool] = lambda name: True) -> str | None:
+        """An earlier node that satisfies ``ok``, counted back from the newest.
+
+        Counting back keeps a statement's operands when the shrinker deletes older statements.
+        """
+        candidates = [n for n in self.names if ok(n)]
+        if not candidates:
+            return None
+        return candidates[-1 - self.draw(st.integers(0, len(candidates) - 1))]
+
+    def evaluate(self, expr: str) -> Value:
+        with no_grad():
+            try:
+                return eval(expr, self.env)
+            except Exception as err:
+                partial = "\n".join(self.lines)
+                raise RuntimeError(f"fuzzed program failed at `{expr}` after:\n{partial}") from err
+
+    def positive(self, name: str) -> str:
+        """An expression of ``name`` whose values are all >= 0.5 (``name`` itself if they are)."""
+        if float(np.min(self.data(name))) >= 0.5:
+            return name
+        forms = [f"({name} * {name} + 0.5)", f"({name}.exp() + 0.5)"]
+        if self.env[name].ndim:
+            forms.append(f"(softmax({name}) + 0.5)")
+        return self.draw(st.sampled_from(forms))
+
+    def axis(self, ndim: int) -> int | tuple[int, ...] | None:
+        """An ``axis=`` argument: None, an int (maybe negative) or a tuple of distinct axes."""
+        kind = self.draw(st.sampled_from(["none", "int", "tuple"])) if ndim else "none"
+        if kind == "none":
+            return None
+        if kind == "int":
+            return self.draw(st.integers(-ndim, ndim - 1))
+        return tuple(self.draw(st.lists(st.integers(0, ndim - 1), min_size=1, max_size=ndim, unique=True)))
+
+    # ----- one statement per op kind ---------------------------------------------------------------
+    def binary(self, op: str) -> tuple[str, str] | None:
+        a = self.pick()
+        assert a is not None
+        shape = self.shape(a)
+        kind = self.draw(st.sampled_from(["node", "number", "array"]))
+        if kind == "node":
+            b = self.pick(lambda n: _broadcasts(shape, self.shape(n)))
+            return f"{a} {op} {b if op != '/' else self.positive(b)}", op  # type: ignore[arg-type]
+        constant_first = self.draw(st.booleans())
+        positive = op == "/" and not constant_first
+        if kind == "array":
+            constant = self.constant(self.broadcast_shape(shape), positive)
+        else:
+            constant = str(self.draw(st.sampled_from([c for c in _CONSTANTS if c > 0 or not positive])))
+        if constant_first:
+            return f"{constant} {op} {a if op != '/' else self.positive(a)}", op
+        return f"{a} {op} {constant}", op
+
+    def broadcast_shape(self, shape: Shape) -> Shape:
+        """A shape that broadcasts with ``shape``: some leading axes dropped, some axes set to 1."""
+        kept = shape[self.draw(st.integers(0, len(shape))) :]
+        return tuple(n if self.draw(st.booleans()) else 1 for n in kept)
+
+    def constant(self, shape: Shape, positive: bool = False) -> str:
+        """A NumPy array constant (no gradient) of the inputs' float type, written out in full."""
+        values = [v for v in _CONSTANTS if v > 0] if positive else list(_CONSTANTS)
+        count = int(np.prod(shape, dtype=int))
+        flat = self.draw(st.lists(st.sampled_from(values), min_size=count, max_size=count))
+        self.ops.add("array constant")
+        return f"np.array({np.reshape(flat, shape).tolist()!r}, dtype=x0.dtype)"
+
+    def power(self) -> tuple[str, str]:
+        a = self.pick()
+        assert a is not None
+        if self.draw(st.booleans()):
+            return f"{a} ** {self.draw(st.sampled_from(_ANY_EXPONENTS))}", "**"
+        return f"{self.positive(a)} ** {self.draw(st.sampled_from(_POSITIVE_EXPONENTS))}", "**"
+
+    def unary(self, op: str) -> tuple[str, str]:
+        a = self.pick()
+        assert a is not None
+        if op == "neg":
+            return f"-{a}", op
+        if op == "exp":
+            return f"{a}.exp()", op
+        if op == "log":
+            return f"{self.positive(a)}.log()", op
+        if op == "T":
+            return f"{a}.T", op
+        # relu, shifted by a constant that keeps every element at least MARGIN from the kink
+        values = np.unique(self.data(a))
+        edges = np.concatenate([[values[0] - 1.0], values, [values[-1] + 1.0]])
+        gaps = ((edges[:-1] + edges[1:]) / 2)[np.diff(edges) >= 4 * MARGIN]
+        shift = round(float(self.draw(st.sampled_from(list(gaps)))), 2)
+        if shift == 0:
+            return f"{a}.relu()", op
+        return (f"({a} - {shift}).relu()" if shift > 0 else f"({a} + {-shift}).relu()"), op
+
+    def reduce(self, op: str) -> tuple[str, str]:
+        a = self.pick()
+        assert a is not None
+        ndim = self.env[a].ndim
+        axis = self.axis(ndim)
+        keepdims = self.draw(st.booleans())
+        if op == "max" and not _tie_free(self.data(a), axis):
+            op = "mean"
+        arguments = ([f"axis={axis!r}"] if axis is not None else []) + (["keepdims=True"] if keepdims else [])
+        return f"{a}.{op}({', '.join(arguments)})", op
+
+    def reshape(self) -> tuple[str, str]:
+        a = self.pick()
+        assert a is not None
+        factors = _prime_factors(int(np.prod(self.shape(a), dtype=int)))
+        factors = self.draw(st.permutations(factors))
+        ndim = self.draw(st.integers(0 if not factors else 1, 4))
+        dims = [1] * ndim
+        for f in factors:
+            dims[self.draw(st.integers(0, ndim - 1))] *= f
+        if ndim == 1 and self.draw(st.booleans()):
+            return f"{a}.reshape(-1)", "reshape"
+        return f"{a}.reshape({tuple(dims)!r})", "reshape"
+
+    def index(self) -> tuple[str, str] | None:
+        a = self.pick(lambda n: self.env[n].ndim >= 1)
+        if a is None:
+            return None
+        shape = self.shape(a)
+        kind = self.draw(st.sampled_from(["basic", "array", "arrays"]))
+        if kind == "basic":
+            count = self.draw(st.integers(1, len(shape)))
+            if count < len(shape) and self.draw(st.booleans()):  # the items index the last axes
+                items = ["...", *(self._basic_item(n) for n in shape[-count:])]
+            else:
+                items = [self._basic_item(n) for n in shape[:count]]
+            return f"{a}[{', '.join(items)}]", "index"
+        if kind == "arrays" and len(shape) >= 2:
+            count = self.draw(st.integers(1, 5))
+            rows = self.draw(st.lists(st.integers(-shape[0], shape[0] - 1), min_size=count, max_size=count))
+            cols = self.draw(st.lists(st.integers(-shape[1], shape[1] - 1), min_size=count, max_size=count))
+            return f"{a}[{rows!r}, {cols!r}]", "index-array"
+        axis = self.draw(st.integers(0, len(shape) - 1))
+        picks = self.draw(st.lists(st.integers(-shape[axis], shape[axis] - 1), min_size=1, max_size=5))
+        return f"{a}[{', '.join([':'] * axis + [repr(picks)])}]", "index-array"
+
+    def _basic_item(self, n: int) -> str:
+        kind = self.draw(st.sampled_from(["int", "slice", "all", "reverse"]))
+        if kind == "int":
+            return str(self.draw(st.integers(-n, n - 1)))
+        if kind == "all":
+            return ":"
+        if kind == "reverse":
+            return "::-1"
+        start = self.draw(st.integers(0, n - 1))
+        stop = self.draw(st.integers(start + 1, n))
+        step = self.draw(st.sampled_from([1, 2]))
+        return f"{start}:{stop}" + (f":{step}" if step != 1 else "")
+
+    def stack(self) -> tuple[str, str]:
+        a = self.pick()
+        assert a is not None
+        shape = self.shape(a)
+        others = [self.pick(lambda n: self.shape(n) == shape) for _ in range(self.draw(st.integers(0, 2)))]
+        axis = self.draw(st.integers(-len(shape) - 1, len(shape)))
+        return f"stack([{', '.join([a, *others])}], axis={axis})", "stack"  # type: ignore[list-item]
+
+    def softmax(self, op: str) -> tuple[str, str] | None:
+        a = self.pick(lambda n: self.env[n].ndim >= 1)
+        if a is None:
+            return None
+        axis = self.draw(st.integers(-self.env[a].ndim, self.env[a].ndim - 1))
+        return f"{op}({a}, axis={axis})", op
+
+    def matmul(self) -> tuple[str, str] | None:
+        a = self.pick(lambda n: self.env[n].ndim >= 1)
+        if a is None:
+            return None
+        shape = self.shape(a)
+        # right-hand partners (expression, shape): earlier nodes, their transposes, and a reshaped
+        # copy of `a` itself, which always fits: (..., m, k) @ (..., k, m), or (k) @ (k)
+        partners = [(n, self.shape(n)) for n in self.names]
+        partners += [(f"{n}.T", self.shape(n)[::-1]) for n in self.names if self.env[n].ndim >= 2]
+        if len(shape) >= 2:
+            swapped = (*shape[:-2], shape[-1], shape[-2])
+            partners.append((f"{a}.reshape({swapped!r})", swapped))
+        else:
+            partners += [(a, shape), (f"{a}.reshape({(shape[0], 1)!r})", (shape[0], 1))]
+        pairs = [(a, shape, b, s) for b, s in partners if _matmul_ok(shape, s)]
+        pairs += [(b, s, a, shape) for b, s in partners if _matmul_ok(s, shape)]
+        if self.draw(st.integers(0, 3)) == 0:  # a constant matrix or vector on one side
+            pairs = [(a, shape, "", shape[-1:]), ("", shape[-2:-1] or (2, shape[0]), a, shape)]
+        left, left_shape, right, right_shape = self.draw(st.sampled_from(pairs))
+        left, right = left or self.constant(left_shape), right or self.constant(right_shape)
+        return f"{left} @ {right}", _matmul_kind(len(left_shape), len(right_shape))
+
+    def loss(self, op: str) -> tuple[str, str] | None:
+        a = self.pick(lambda n: self.env[n].ndim in (1, 2))
+        if a is None:
+            return None
+        shape = self.shape(a)
+        classes = shape[-1]
+        if len(shape) == 1:
+            targets = str(self.draw(st.integers(0, classes - 1)))
+        else:
+            rows = st.lists(st.integers(0, classes - 1), min_size=shape[0], max_size=shape[0])
+            targets = repr(self.draw(rows))
+        reduction = self.draw(st.sampled_from(_REDUCTIONS))
+        logits = f"log_softmax({a})" if op == "nll_loss" and self.draw(st.booleans()) else a
+        return f"{op}({logits}, {targets}, reduction={reduction!r})", f"{op} {reduction}"
+
+    # ----- driving -------------------------------------------------------------------------------
+    def step(self) -> None:
+        kind = self.draw(st.sampled_from(_STEP_KINDS))
+        expr, op = self._build(kind) or self.unary("neg")  # when no node suits the op
+        value = self.evaluate(expr)
+        peak = float(np.max(np.abs(value.data), initial=0.0))
+        if peak > BOUND:  # rescale by a power of two: exact, and keeps the program readable
+            expr = f"{_parenthesized(expr)} * {2.0 ** -int(np.ceil(np.log2(peak / BOUND)))}"
+            value = self.evaluate(expr)
+        for name in self.names:
+            if re.search(rf"\b{name}\b", expr):
+                self.uses[name] += 1
+        name = f"v{len(self.lines)}"
+        self.lines.append(f"    {name} = {expr}")
+        self.env[name] = value
+        self.names.append(name)
+        self.uses[name] = 0
+        self.ops.add(op)
+
+    def _build(self, kind: str) -> tuple[str, str] | None:
+        if kind in ("+", "-", "*", "/"):
+            return self.binary(kind)
+        if kind == "**":
+            return self.power()
+        if kind in ("neg", "exp", "log", "T", "relu"):
+            return self.unary(kind)
+        if kind in ("sum", "mean", "max"):
+            return self.reduce(kind)
+        if kind == "reshape":
+            return self.reshape()
+        if kind == "index":
+            return self.index()
+        if kind == "stack":
+            return self.stack()
+        if kind in ("softmax", "log_softmax"):
+            return self.softmax(kind)
+        if kind == "@":
+            return self.matmul()
+        return self.loss(kind)
+
+    def finish(self, seed: int) -> Program:
+        """Return the last node, plus the mean of every other unused node so all of them count."""
+        last = self.names[-1]
+        dangling = [n for n in self.names[len(self.inputs) : -1] if self.uses[n] == 0]
+        result = " + ".join([last] + [f"{n}.mean()" for n in dangling])
+        body = "\n".join(self.lines) or "    pass"
+        source = f"def program({', '.join(self.names[: len(self.inputs)])}):\n{body}\n    return {result}\n"
+        return Program(source, tuple(self.inputs), seed, frozenset(self.ops))
+
+
+_STEP_KINDS = (
+    "+", "*", "-", "/", "**", "neg", "sum", "mean", "max", "exp", "log", "relu", "reshape", "T",
+    "index", "stack", "softmax", "log_softmax", "@", "nll_loss", "cross_entropy",
+)  # fmt: skip
+
+
+def _parenthesized(expr: str) -> str:
+    """``expr`` wrapped in parentheses unless it is one operand already (no operator outside brackets)."""
+    depth = 0
+    for i, char in enumerate(expr):
+        depth += (char in "([") - (char in ")]")
+        if depth == 0 and (char == " " or (char == "-" and i == 0)):
+            return f"({expr})"
+    return expr
+
+
+def _broadcasts(a: Shape, b: Shape) -> bool:
+    try:
+        np.broadcast_shapes(a, b)
+    except ValueError:
+        return False
+    return True
+
+
+def _matmul_ok(a: Shape, b: Shape) -> bool:
+    if not a or not b:
+        return False
+    try:
+        np.matmul(np.zeros(a), np.zeros(b))
+    except ValueError:
+        return False
+    return True
+
+
+def _matmul_kind(left: int, right: int) -> str:
+    if left > 2 or right > 2:
+        return "@ batched"
+    return f"@ {left}-D {right}-D"
+
+
+def _tie_free(x: np.ndarray, axis: int | tuple[int, ...] | None) -> bool:
+    """True if along ``axis`` the largest element beats the runner-up by at least MARGIN."""
+    if x.ndim == 0:
+        return True
+    axes = tuple(range(x.ndim)) if axis is None else (axis,) if isinstance(axis, int) else axis
+    axes = tuple(a % x.ndim for a in axes)
+    kept = [a for a in range(x.ndim) if a not in axes]
+    rows = np.transpose(x, kept + list(axes)).reshape(int(np.prod([x.shape[a] for a in kept])), -1)
+    if rows.shape[1] < 2:
+        return True
+    top2 = np.sort(rows, axis=1)[:, -2:]
+    return bool(np.all(top2[:, 1] - top2[:, 0] >= MARGIN))
+
+
+def _prime_factors(n: int) -> list[int]:
+    factors, p = [], 2
+    while n > 1:
+        while n % p == 0:
+            factors.append(p)
+            n //= p
+        p += 1
+    return factors
+
+
+@st.composite
+def programs(draw: st.DrawFn, max_ops: int = 30, max_inputs: int = 3, max_side: int = 4) -> Program:
+    """Random `Program` s: 1 to ``max_ops`` statements over 1 to ``max_inputs`` float64 inputs.
+
+    Inputs have mutually broadcastable random shapes (up to 3 axes of up to ``max_side``) and
+    values in [-2, 2]; ops are drawn from every op of the library (`OP_KINDS`), operands from
+    all earlier nodes, so nodes are reused.
+    """
+    count = draw(st.integers(1, max_inputs))
+    shapes_ = draw(broadcastable_shapes(count, max_dims=3, max_side=max_side))
+    builder = _Builder(draw, [draw(arrays(s, -2.0, 2.0)) for s in shapes_])
+    while draw(_statement(builder)) and len(builder.lines) < max_ops:
+        pass
+    return builder.finish(draw(st.integers(0, 2**32 - 1)))
+
+
+@st.composite
+def _statement(draw: Callable[[st.SearchStrategy[Any]], Any], builder: _Builder) -> bool:
+    """Add one statement to ``builder``; return whether another follows (odds 31 to 1).
+
+    The statement and that decision are one draw, which the shrinker can delete as a whole.
+    """
+    builder.draw = draw
+    builder.step()
+    return bool(draw(st.integers(0, 31)))
