@@ -26,9 +26,9 @@ from tinygrad_iris import cli
 from tinygrad_iris.network import IrisNetwork
 
 EPOCHS_IN_FUZZ = 20  # training length is not under test here; test_cli runs the real default
-MAGIC = {"png": b"\x89PNG\r\n\x1a\n", "svg": b"<?xml", "pdf": b"%PDF"}
+MAGIC = {"png": b"\x89PNG\r\n\x1a\n", "svg": b"<?xml", "pdf": b"%PDF", "dot": b"digraph"}
 OUTPUT_FLAGS = ("--output", "--out", "--save")
-DEFAULT_OUTPUT = {"curve": "curve.png", "demo": "out"}
+DEFAULT_OUTPUT = {"curve": "curve.png", "graph": "graph.svg", "demo": "out"}
 TEMPORARY = re.compile(r"^\..*\.tmp$")
 
 
@@ -146,6 +146,8 @@ def assert_complete(path):
         assert data.endswith(b"IEND\xaeB`\x82"), path
     elif data.startswith(MAGIC["pdf"]):
         assert data.rstrip().endswith(b"%%EOF"), path
+    elif data.startswith(MAGIC["dot"]):
+        assert data.rstrip().endswith(b"}"), path
     else:
         assert data.rstrip().endswith(b"</svg>"), path
 
@@ -172,7 +174,8 @@ _NUMBERS = st.one_of(
 _IMAGE_PATHS = st.sampled_from(
     ["out.png", "out.svg", "out.pdf", "OUT.PNG", "existing.png", "adir", "adir/", "adir/x.png",
      "file.txt/x.png", "no/such/x.png", "/proc/x.png", "/proc/self/x.png", "fifo.png", "x.gif", "",
-     ".png", "\udcff.png", "a b.png", "p" * 251 + ".png", "p" * 300 + ".png", "-x.png"]
+     ".png", "\udcff.png", "a b.png", "p" * 251 + ".png", "p" * 300 + ".png", "-x.png", "-", "out.dot",
+     "out.gv", "adir/g.svg"]
 )  # fmt: skip
 _SAVE_PATHS = st.sampled_from(
     ["out.npz", "existing.npz", "adir", "adir/", "file.txt/x.npz", "no/such/x.npz", "/proc/x.npz",
@@ -196,6 +199,7 @@ _VALUES = {
     "--seed": _COUNTS,
     "--optimizer": st.sampled_from(["adam", "sgd", "rmsprop", "", "ADAM"]),
     "--init": st.sampled_from(["article", "random", "zeros", ""]),
+    "--format": st.sampled_from(["svg", "png", "pdf", "dot", "gif", "", "SVG"]),
     "-o": _IMAGE_PATHS,
     "--output": _IMAGE_PATHS,
     "--save": _SAVE_PATHS,
@@ -206,6 +210,7 @@ _FLAGS = {
     "table": ["--b3", "--json"],
     "optimize-b3": ["--start", "--lr", "--steps", "--json"],
     "curve": ["-o", "--output"],
+    "graph": ["--b3", "-o", "--output", "--format"],
     "train": ["--epochs", "--optimizer", "--lr", "--init", "--seed", "--save", "--load", "--json"],
     "demo": ["--out"],
 }
@@ -220,6 +225,7 @@ _GOOD_VALUES = {
     "--seed": st.integers(0, 2**63 - 1).map(str),
     "--optimizer": st.sampled_from(["adam", "sgd"]),
     "--init": st.sampled_from(["article", "random"]),
+    "--format": st.sampled_from(["svg", "png", "pdf", "dot"]),
 }
 
 
@@ -284,7 +290,10 @@ _NAMES = st.text(st.characters(exclude_characters="\0/", exclude_categories=["Cs
 @st.composite
 def path_argv(draw):
     """A command that reads or writes files, sensible numbers, and hostile or odd paths."""
-    command = draw(st.sampled_from(["train", "curve", "train", "train", "demo", "train"]))  # demo is slow
+    command = draw(st.sampled_from(["train", "curve", "train", "graph", "train", "demo", "train"]))
+    if command == "graph":
+        path = draw(st.one_of(_IMAGE_PATHS, _NAMES.map(lambda name: name + ".svg")))
+        return [command, "-o", path, *draw(st.sampled_from([[], ["--format", "dot"], ["--format", "png"]]))]
     if command == "curve":
         suffix = draw(st.sampled_from([".png", ".svg", ".pdf"]))
         path = draw(st.one_of(_IMAGE_PATHS, _NAMES.map(lambda name: name + suffix)))
@@ -321,6 +330,8 @@ def test_every_regression_example_exits_as_expected(tmp_path):
         (["train", "--epochs", "5", "--load", "overflows.npz", "--save", "out.npz"], 1),
         (["train", "--epochs", "5", "--load", "overflows.npz", "--save", "out.npz", "--json"], 1),
         (["train", "--epochs", "5", "--load", "huge.npz", "--save", "out.npz"], 0),  # was: a warning
+        (["graph", "-o", "fifo.png", "--format", "png"], 1),
+        (["graph", "-o", "-", "--format", "dot"], 0),
     ]
     for argv, expected in cases:
         assert assert_survives(tmp_path, argv) == expected, argv
@@ -354,6 +365,8 @@ def python_m(folder, *argv, **options):
         ([b"train", b"--epochs", b"1", b"--load", b"fifo.npz"], 1),
         ([b"train", b"--epochs", b"1", b"--save", b"fifo.npz"], 1),
         ([b"curve", b"-o", b"file.txt/x.png"], 1),
+        ([b"graph", b"-o", b"adir", b"--format", b"svg"], 1),
+        ([b"graph", b"-o", b"x.gif"], 2),
         ([b"demo", b"--out", b"file.txt/sub"], 1),
         ([b"train", b"--epochs", b"1", b"--save", b"\xff.npz"], 0),  # a file name that is not UTF-8
     ],
@@ -373,7 +386,9 @@ def test_real_processes_never_show_a_traceback(tmp_path, argv, expected):
         IrisNetwork().load(tmp_path / os.fsdecode(argv[-1]))
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["table", "--help"], ["table"], ["optimize-b3", "--json"]])
+@pytest.mark.parametrize(
+    "argv", [["--help"], ["table", "--help"], ["table"], ["optimize-b3", "--json"], ["graph", "-o", "-"]]
+)
 def test_a_full_stdout_is_an_error_not_a_success(tmp_path, argv):
     """Regression: --help into a full disk (/dev/full) exited 0 with nothing written."""
     with open("/dev/full", "w") as full:
