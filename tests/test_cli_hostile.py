@@ -111,8 +111,9 @@ def assert_survives(folder, argv):
     status, out, err = run_in(folder, argv)
     after = snapshot(folder)
     assert status in (0, 1, 2), (argv, status, err)
-    if status == 0:
-        assert err == "", (argv, err)
+    if status == 0:  # only the demo may warn, in one line, that Graphviz is missing
+        warned = err.startswith("tinygrad-iris: warning: ") and err.count("\n") == 1 and "demo" in argv
+        assert err == "" or warned, (argv, err)
     else:
         assert err.count("\n") == 1 and err.endswith("\n"), (argv, err)
         assert "error:" in err and "internal error" not in err and "Traceback" not in err, (argv, err)
