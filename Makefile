@@ -50,3 +50,11 @@ fuzz: $(VENV)/.installed-dev-plot
 # Timing against the hand-written NumPy floor and the peers (docs/performance.md explains the table).
 bench: $(VENV)/.installed-bench dot
 	$(PY) -m benchmarks --json out/bench.json --plot out/bench_scaling.png
+
+# A long random session of the parameter-file, iris-CSV and CLI fuzzers (docs/files-and-cli.md):
+# FUZZ_IO_EXAMPLES per test (ten times as many for the fast CSV tests); about 15 minutes at 1000.
+.PHONY: fuzz-io
+FUZZ_IO_EXAMPLES ?= 1000
+fuzz-io: $(VENV)/.installed-dev-plot
+	HYPOTHESIS_PROFILE=fuzz FUZZ_EXAMPLES=$(FUZZ_IO_EXAMPLES) $(PY) -m pytest -q -p no:cacheprovider \
+	  --hypothesis-show-statistics tests/test_files.py tests/test_iris_fuzz.py tests/test_cli_hostile.py

@@ -125,7 +125,7 @@ def test_an_empty_or_binary_file_is_a_value_error(tmp_path):
         load_iris(empty)
     binary = tmp_path / "binary.csv"
     binary.write_bytes(b"\xff\xfe\x00garbage")
-    with pytest.raises(ValueError, match="not a UTF-8 text file"):
+    with pytest.raises(ValueError, match="line 1: not UTF-8 text"):
         load_iris(binary)
 
 

@@ -7,15 +7,15 @@ line on stderr, never a traceback; files are written atomically (never half-writ
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import math
 import os
 import sys
 import time
-import zipfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 import numpy as np
 
@@ -39,6 +39,9 @@ from .network import (
 )
 from .render import FORMATS, GraphvizNotFoundError, render_bytes
 
+if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
+
 __all__ = ["main"]
 
 PROG = "tinygrad-iris"
@@ -55,6 +58,10 @@ class UsageError(Exception):
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{self.prog}: error: {' '.join(message.split())}")
+
+    def print_help(self, file: SupportsWrite[str] | None = None) -> None:
+        # argparse ignores a failed write here: a help that never reached a full disk would exit 0.
+        (file or sys.stdout).write(self.format_help())
 
 
 # ----- argument types: each rejects with a message argparse prefixes with the option's name --------
@@ -118,36 +125,12 @@ def _check_writable(path: Path) -> None:
     folder = path.parent
     if path.is_dir():
         raise OSError(f"cannot write {path}: it is a directory")
+    if path.exists() and not path.is_file():  # a pipe or device: replacing it would destroy it
+        raise OSError(f"cannot write {path}: it exists and is not a regular file")
     if not folder.is_dir():
         raise OSError(f"cannot write {path}: no directory {folder}")
     if not os.access(folder, os.W_OK):
         raise OSError(f"cannot write {path}: directory {folder} is not writable")
-
-
-def _save_params(path: Path, net: IrisNetwork) -> None:
-    state = net.state_dict()
-    write_atomically(path, lambda file: np.savez(file, **state))  # type: ignore[arg-type]
-
-
-def _load_params(path: Path, net: IrisNetwork) -> None:
-    """Read an .npz of the 15 named parameters; the network changes only if all of it is valid."""
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except OSError as err:
-        raise OSError(f"cannot load {path}: {err.strerror or err}") from None
-    except (ValueError, EOFError, zipfile.BadZipFile):
-        raise ValueError(f"cannot load {path}: not a NumPy .npz archive") from None
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise ValueError(f"cannot load {path}: expected an .npz archive of named arrays, found one array")
-    with archive:
-        try:
-            state = {name: archive[name] for name in archive.files}
-        except Exception as err:  # zip or array-header corruption surfaces as many kinds
-            raise ValueError(f"cannot load {path}: {type(err).__name__}: {err}") from None
-    try:
-        net.load_state_dict(state)
-    except ValueError as err:
-        raise ValueError(f"cannot load {path}: {err}") from None
 
 
 def _plots() -> Any:
@@ -194,6 +177,11 @@ def _train(
     finally:
         progress.close()
     loss, accuracy = evaluate(net, data.X, data.labels)
+    if not (math.isfinite(loss) and all(np.isfinite(p.data).all() for p in net.parameters())):
+        raise RuntimeError(
+            f"training diverged: mean cross entropy {loss:g} after {epochs} epochs (the parameters "
+            "overflowed; try a smaller --lr or other starting values); nothing was saved"
+        )
     return history, loss, accuracy
 
 
@@ -303,7 +291,7 @@ def cmd_train(args: argparse.Namespace) -> None:
         _check_writable(args.save)
     net = IrisNetwork() if args.init == "article" else IrisNetwork.random(args.seed)
     if args.load is not None:
-        _load_params(args.load, net)
+        net.load(args.load)
     data = load_iris()
     dead_before = net.dead_units(data.X)
     if dead_before and not args.json:
@@ -311,7 +299,7 @@ def cmd_train(args: argparse.Namespace) -> None:
     _, loss, accuracy = _train(net, data, args.epochs, args.optimizer, args.lr, quiet=args.json)
     dead = net.dead_units(data.X)
     if args.save is not None:
-        _save_params(args.save, net)
+        net.save(args.save)
     lr = DEFAULT_LR[args.optimizer] if args.lr is None else args.lr
     if args.json:
         _print_json(
@@ -374,7 +362,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
     written.append(plots.plot_raw_output_surfaces(out / "raw_outputs.png", net, f"Raw outputs {title}"))
     written.append(plots.plot_decision_regions(out / "decision_regions.png", net, data))
     params = out / "params.npz"
-    _save_params(params, net)
+    net.save(params)
     written.append(params)
 
     print(f"\nwrote {len(written)} files to {out}/:")
@@ -467,13 +455,20 @@ def _fail(message: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line ``argv`` (default: sys.argv[1:]); return the exit status."""
+    for stream in (sys.stdout, sys.stderr):
+        # A file name that is not UTF-8 arrives as surrogate escapes; printing it must not
+        # turn a finished command into an error (stderr already does this by default).
+        if isinstance(stream, io.TextIOWrapper) and stream.errors == "strict":
+            stream.reconfigure(errors="backslashreplace")
     try:
         try:
             args = build_parser().parse_args(argv)
         except SystemExit as done:  # --help
+            sys.stdout.flush()  # a full disk must not pass for a printed help
             return done.code if isinstance(done.code, int) else 0
         run: Callable[[argparse.Namespace], None] = args.run
-        run(args)
+        with np.errstate(all="ignore"):  # overflow is caught where it matters (training diverging),
+            run(args)  # not printed as NumPy warnings: those would be more lines on stderr
         sys.stdout.flush()
         return 0
     except UsageError as err:

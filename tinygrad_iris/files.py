@@ -1,18 +1,38 @@
-"""Writing a file so that nobody ever sees half of it: a temporary file in the same folder, then
-`os.replace` (atomic), so an existing file is either untouched or wholly replaced."""
+"""Files that are never half-written and never trusted: atomic writes, and `.npz` parameter
+archives read without unpickling and checked before anything uses them.
+
+Writing: a temporary file in the same folder, flushed and fsynced, then `os.replace` (atomic),
+so an existing file is either untouched or wholly replaced. Reading: only regular files (a
+pipe or device could block or never end), and an `.npz` archive only as named float arrays.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import io
 import os
+import stat
 import tempfile
-from collections.abc import Callable
+import zipfile
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["IMAGE_FORMATS", "write_atomically"]
+import numpy as np
+
+__all__ = [
+    "IMAGE_FORMATS",
+    "MAX_ARCHIVE_BYTES",
+    "load_arrays",
+    "read_file",
+    "save_arrays",
+    "write_atomically",
+]
 
 IMAGE_FORMATS = ("png", "svg", "pdf")  # what the figures can be written as, by file-name suffix
+MAX_ARCHIVE_BYTES = 64 * 2**20  # an .npz larger than this, or claiming more, is refused unread
+_NPY_MAGIC = b"\x93NUMPY"
 
 
 def _umask() -> int:
@@ -21,21 +41,41 @@ def _umask() -> int:
     return mask
 
 
+def _refuse_non_regular(target: Path) -> None:
+    """os.replace would swap a folder, pipe or device (/dev/null!) for a regular file: refuse."""
+    try:
+        mode = os.stat(target).st_mode
+    except FileNotFoundError:
+        return
+    except OSError as err:
+        raise OSError(f"cannot write {target}: {err.strerror or err}") from None
+    if stat.S_ISDIR(mode):
+        raise OSError(f"cannot write {target}: it is a directory")
+    if not stat.S_ISREG(mode):
+        raise OSError(f"cannot write {target}: it exists and is not a regular file")
+
+
 def write_atomically(path: str | os.PathLike[str], write: Callable[[BinaryIO], object]) -> Path:
     """Call ``write(file)`` on a temporary file next to ``path``, then move it onto ``path``.
 
-    On any error (including KeyboardInterrupt) the temporary file is removed and ``path`` is
-    left as it was. An OSError (unwritable folder, ``path`` a folder, disk full) says
-    "cannot write <path>: <reason>".
+    The data is flushed and fsynced before the move. On any error (including KeyboardInterrupt)
+    the temporary file is removed and ``path`` is left as it was. An OSError (unwritable folder,
+    ``path`` a folder or device, disk full) says "cannot write <path>: <reason>". A symbolic link
+    at ``path`` is replaced by the new file, not written through.
     """
     target = Path(path)
+    _refuse_non_regular(target)
+    # The temporary name is capped so that a name near the file system's limit still fits.
+    prefix = f".{target.name[:100]}."
     try:
-        descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+        descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=prefix, suffix=".tmp")
     except OSError as err:
         raise OSError(f"cannot write {target}: {err.strerror or err}") from None
     try:
         with os.fdopen(descriptor, "wb") as file:
             write(file)
+            file.flush()
+            os.fsync(file.fileno())
         os.chmod(temporary, 0o666 & ~_umask())  # mkstemp makes it private; give it a normal file's mode
         os.replace(temporary, target)
     except BaseException as err:
@@ -45,3 +85,105 @@ def write_atomically(path: str | os.PathLike[str], write: Callable[[BinaryIO], o
             raise OSError(f"cannot write {target}: {err.strerror or err}") from None
         raise
     return target
+
+
+def save_arrays(path: str | os.PathLike[str], arrays: Mapping[str, np.ndarray]) -> Path:
+    """Write named arrays to an uncompressed ``.npz`` at ``path`` (exactly that name), atomically.
+
+    The archive is what `np.savez` writes, minus pickle (an object array is a ValueError) and
+    minus its keyword clash: np.savez would drop an array named "allow_pickle" without a word.
+    """
+
+    def write(file: BinaryIO) -> None:
+        with zipfile.ZipFile(file, "w", zipfile.ZIP_STORED) as archive:
+            for name, array in arrays.items():
+                with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
+                    np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
+
+    return write_atomically(path, write)
+
+
+def read_file(path: str | os.PathLike[str], limit: int) -> bytes:
+    """The bytes of the regular file at ``path``, at most ``limit`` of them.
+
+    OSError (from the system, naming the file) if it cannot be read or is a folder, pipe or
+    device: it is opened without blocking, so a pipe with no writer is refused, not waited on.
+    ValueError "larger than <limit> bytes" if it holds more.
+    """
+    name = os.fspath(path)
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        mode = os.fstat(descriptor).st_mode
+        if stat.S_ISDIR(mode):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), name)
+        if not stat.S_ISREG(mode):
+            raise OSError(errno.EINVAL, "not a regular file", name)
+        data = b""
+        while len(data) <= limit:
+            chunk = os.read(descriptor, limit + 1 - len(data))
+            if not chunk:
+                break
+            data += chunk
+    except OSError as err:
+        raise OSError(err.errno, err.strerror, name) from None
+    finally:
+        os.close(descriptor)
+    if len(data) > limit:
+        raise ValueError(f"larger than {limit:,} bytes")
+    return data
+
+
+def _shown(name: str) -> str:
+    """A name as is if printable, else its repr: names read from a file may hold terminal escapes."""
+    return name if name.isprintable() else repr(name)
+
+
+class _ContentError(ValueError):
+    """A well-formed archive whose members are not what a parameter file holds."""
+
+
+def load_arrays(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
+    """The named arrays of the ``.npz`` archive at ``path``, read without unpickling.
+
+    Raises OSError "cannot load <path>: <reason>" if the path cannot be read as a regular file,
+    and ValueError "cannot load <path>: <reason>" for anything that is not an archive of ``.npy``
+    arrays with distinct names: a single ``.npy``, a corrupt or truncated zip, pickled (object)
+    arrays, other members, or more than `MAX_ARCHIVE_BYTES` (on disk or claimed by the arrays).
+    """
+    where = f"cannot load {os.fspath(path)}"
+    try:
+        data = read_file(path, MAX_ARCHIVE_BYTES)
+    except OSError as err:
+        raise OSError(f"{where}: {err.strerror or err}") from None
+    except ValueError as err:  # too large, or a NUL byte in the name
+        raise ValueError(f"{where}: {err}") from None
+    if data.startswith(_NPY_MAGIC):
+        raise ValueError(f"{where}: expected an .npz archive of named arrays, found one array")
+    # Everything below reads from memory, so any error is the content's, never the disk's.
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            return _read_members(archive)
+    except _ContentError as err:
+        raise ValueError(f"{where}: {err}") from None
+    except Exception as err:  # zip and array-header corruption surfaces as many kinds
+        raise ValueError(f"{where}: not a NumPy .npz archive ({type(err).__name__}: {err})") from None
+
+
+def _read_members(archive: zipfile.ZipFile) -> dict[str, np.ndarray]:
+    members = archive.infolist()
+    claimed = sum(member.file_size for member in members)
+    if claimed > MAX_ARCHIVE_BYTES:
+        raise _ContentError(f"its arrays claim {claimed:,} bytes, more than the limit {MAX_ARCHIVE_BYTES:,}")
+    arrays: dict[str, np.ndarray] = {}
+    for member in members:
+        name = member.filename.removesuffix(".npy")
+        if name == member.filename:
+            raise _ContentError(f"member {_shown(member.filename)} is not a .npy array")
+        if name in arrays:
+            raise _ContentError(f"the name {_shown(name)} appears more than once")
+        try:
+            with archive.open(member) as array_file:
+                arrays[name] = np.lib.format.read_array(array_file, allow_pickle=False)
+        except Exception as err:  # a corrupt member, or an object array (only pickle could read it)
+            raise _ContentError(f"array {_shown(name)}: {type(err).__name__}: {err}") from None
+    return arrays

@@ -3,7 +3,10 @@
 The file ``data/iris.csv`` is plain CSV: a header line
 ``sepal_length,sepal_width,petal_length,petal_width,species``, then one flower per line, the
 four measurements in cm and the species as ``Setosa``, ``Versicolor`` or ``Virginica``, in
-Fisher's order (50 Setosa, 50 Versicolor, 50 Virginica).
+Fisher's order (50 Setosa, 50 Versicolor, 50 Virginica). What `load_iris` accepts: UTF-8 (a
+leading byte-order mark is ignored), lines ending in \n, \r\n or \r, fields split at commas with
+no quoting, spaces or tabs around a field, measurements as plain decimals above 0 (``5.1``,
+``10``, ``.5``; not ``5_1``, ``1e3`` or ``nan``), 50 flowers of each species in any order.
 
 Provenance: the values are those of ``sklearn/datasets/data/iris.csv`` in scikit-learn 1.9.1,
 identical to R's ``datasets::iris``; both follow Fisher's paper. The UCI copy differs from the
@@ -13,12 +16,17 @@ this file has Fisher's values.
 
 from __future__ import annotations
 
+import codecs
 import csv
+import io
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from .files import read_file
 
 __all__ = ["COLUMNS", "DEFAULT_PATH", "FLOWERS_PER_SPECIES", "SPECIES", "IrisData", "load_iris"]
 
@@ -26,7 +34,10 @@ SPECIES = ("Setosa", "Versicolor", "Virginica")
 COLUMNS = ("sepal_length", "sepal_width", "petal_length", "petal_width", "species")
 FLOWERS_PER_SPECIES = 50
 DEFAULT_PATH = Path(__file__).parent / "data" / "iris.csv"
+MAX_FILE_BYTES = 2**20  # the shipped file is under 5 KB; anything this large is not the data set
 _SEPAL_WIDTH, _PETAL_WIDTH = 1, 3
+_BLANKS = " \t"  # allowed around a field; str.strip() would also eat separators like \x1c and \u2028
+_DECIMAL = re.compile(r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+")
 
 
 @dataclass(frozen=True)
@@ -64,39 +75,56 @@ def _parse_row(fields: list[str], where: str) -> tuple[list[float], int]:
             raise ValueError(f"{where}: {column} {text!r} is not a number") from None
         if not math.isfinite(number) or number <= 0:
             raise ValueError(f"{where}: {column} {text!r} is not a positive length in cm")
+        # float() also reads "5_1" as 51 and other scripts' digits: a typo must not pass as data.
+        if not _DECIMAL.fullmatch(text.strip(_BLANKS)):
+            raise ValueError(f"{where}: {column} {text!r} is not a plain decimal number like 5.1")
         numbers.append(number)
-    name = fields[-1].strip()
+    name = fields[-1].strip(_BLANKS)
     if name not in SPECIES:
         raise ValueError(f"{where}: unknown species {name!r} (expected one of {', '.join(SPECIES)})")
     return numbers, SPECIES.index(name)
+
+
+def _decode(data: bytes, source: Path) -> str:
+    """The text of a UTF-8 file (a leading byte-order mark, as spreadsheets write, is dropped)."""
+    data = data.removeprefix(codecs.BOM_UTF8)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        before = data[: err.start].decode("utf-8")
+        line = len(io.StringIO(before + "x", newline="").readlines())  # lines end as the reader's do
+        raise ValueError(f"{source}, line {line}: not UTF-8 text ({err.reason})") from None
 
 
 def load_iris(path: str | Path | None = None) -> IrisData:
     """Read the flowers from ``path`` (default: the copy shipped in the package).
 
     Raises ValueError naming the file and line for anything that is not exactly 150 flowers,
-    50 per species, in the format described in this module's docstring.
+    50 per species, in the format described in this module's docstring; OSError if the file
+    cannot be read (or is a folder, pipe or device).
     """
     source = Path(path) if path is not None else DEFAULT_PATH
+    try:
+        data = read_file(source, MAX_FILE_BYTES)
+    except ValueError as err:
+        raise ValueError(f"{source}: {err}; expected {len(SPECIES) * FLOWERS_PER_SPECIES} flowers") from None
     measurements: list[list[float]] = []
     labels: list[int] = []
+    # No quoting: a stray quote must fail on its own line, not swallow the lines after it.
+    reader = csv.reader(io.StringIO(_decode(data, source), newline=""), quoting=csv.QUOTE_NONE)
     try:
-        with source.open(encoding="utf-8", newline="") as file:
-            reader = csv.reader(file)
-            header = next(reader, None)
-            if header is None or tuple(field.strip() for field in header) != COLUMNS:
-                raise ValueError(f"{source}, line 1: expected the header {','.join(COLUMNS)}")
-            for fields in reader:
-                where = f"{source}, line {reader.line_num}"
-                numbers, label = _parse_row(fields, where)
-                if labels.count(label) == FLOWERS_PER_SPECIES:
-                    raise ValueError(f"{where}: more than {FLOWERS_PER_SPECIES} flowers of {SPECIES[label]}")
-                measurements.append(numbers)
-                labels.append(label)
-    except UnicodeDecodeError as err:
-        raise ValueError(f"{source}: not a UTF-8 text file ({err.reason})") from None
+        header = next(reader, None)
+        if header is None or tuple(field.strip(_BLANKS) for field in header) != COLUMNS:
+            raise ValueError(f"{source}, line 1: expected the header {','.join(COLUMNS)}")
+        for fields in reader:
+            where = f"{source}, line {reader.line_num}"
+            numbers, label = _parse_row(fields, where)
+            if labels.count(label) == FLOWERS_PER_SPECIES:
+                raise ValueError(f"{where}: more than {FLOWERS_PER_SPECIES} flowers of {SPECIES[label]}")
+            measurements.append(numbers)
+            labels.append(label)
     except csv.Error as err:
-        raise ValueError(f"{source}: malformed CSV ({err})") from None
+        raise ValueError(f"{source}, line {reader.line_num}: malformed CSV ({err})") from None
     if len(labels) != FLOWERS_PER_SPECIES * len(SPECIES):
         found = ", ".join(f"{labels.count(i)} {name}" for i, name in enumerate(SPECIES))
         raise ValueError(
@@ -104,6 +132,9 @@ def load_iris(path: str | Path | None = None) -> IrisData:
             f"expected {FLOWERS_PER_SPECIES} of each species"
         )
     table = np.array(measurements, dtype=np.float64)
+    for column in (_PETAL_WIDTH, _SEPAL_WIDTH):
+        if np.ptp(table[:, column]) == 0:
+            raise ValueError(f"{source}: every flower has the same {COLUMNS[column]}; scaling needs a range")
     inputs = np.stack([_min_max(table[:, _PETAL_WIDTH]), _min_max(table[:, _SEPAL_WIDTH])], axis=1)
     return IrisData(
         measurements=_read_only(table),

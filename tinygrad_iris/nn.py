@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .engine import Value
+from .files import _shown, load_arrays, save_arrays
 
 __all__ = ["Linear", "Module"]
 
@@ -57,6 +60,22 @@ class Module:
         """A copy of every parameter's data, by name (scalars as 0-d arrays)."""
         return {name: np.array(p.data) for name, p in self.named_parameters()}
 
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write `state_dict()` to an ``.npz`` archive at ``path``, atomically and without pickle."""
+        return save_arrays(path, self.state_dict())
+
+    def load(self, path: str | os.PathLike[str]) -> None:
+        """Read parameters written by `save`; a bad file changes nothing.
+
+        OSError if ``path`` cannot be read; ValueError naming the file and the offending entry
+        if it is not an archive of exactly this module's names, shapes and finite floats.
+        """
+        state = load_arrays(path)
+        try:
+            self.load_state_dict(state)
+        except ValueError as err:
+            raise ValueError(f"cannot load {os.fspath(path)}: {err}") from None
+
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Copy ``state`` into the parameters, after checking every name, shape and value.
 
@@ -68,7 +87,7 @@ class Module:
         if missing or unexpected:
             raise ValueError(
                 f"load_state_dict: missing {', '.join(missing) or 'nothing'}; "
-                f"unexpected {', '.join(map(str, unexpected)) or 'nothing'}"
+                f"unexpected {', '.join(_shown(str(name)) for name in unexpected) or 'nothing'}"
             )
         checked = {}
         for name, parameter in named.items():
@@ -79,9 +98,13 @@ class Module:
                 raise ValueError(
                     f"load_state_dict: {name} has shape {array.shape}, expected {parameter.shape}"
                 )
-            if not np.all(np.isfinite(array)):
-                raise ValueError(f"load_state_dict: {name} holds NaN or infinity")
-            checked[name] = array.astype(parameter.dtype)
+            with np.errstate(over="ignore"):  # a finite float128 can overflow: caught just below
+                converted = array.astype(parameter.dtype)
+            if not np.all(np.isfinite(converted)):
+                raise ValueError(
+                    f"load_state_dict: {name} holds NaN or infinity (or a value beyond {parameter.dtype})"
+                )
+            checked[name] = converted
         for name, parameter in named.items():
             value = checked[name]
             parameter.data = value if value.ndim else type(parameter.data)(value)
