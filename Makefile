@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 comma := ,
 
-.PHONY: test demo bench fuzz docs lint dot clean
+.PHONY: test demo bench fuzz fuzz-io docs lint dot clean
 
 $(VENV)/.installed-%: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
