@@ -12,28 +12,26 @@ from .render import (
     render_graph,
 )
 
+__version__ = "0.1.0"
 __all__ = [
     "SOFTMAX_DENOMINATOR",
     "GradcheckError",
+    "GraphvizNotFoundError",
     "Value",
     "as_value",
     "cross_entropy",
     "detect_anomaly",
+    "draw_graph",
     "gradcheck",
+    "graph_nodes",
+    "groups_from_stages",
     "is_grad_enabled",
     "log_softmax",
     "nll_loss",
     "no_grad",
     "record",
-    "softmax",
-    "stack",
-]
-__version__ = "0.1.0"
-__all__ += [
-    "GraphvizNotFoundError",
-    "draw_graph",
-    "graph_nodes",
-    "groups_from_stages",
     "render_bytes",
     "render_graph",
+    "softmax",
+    "stack",
 ]
