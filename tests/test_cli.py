@@ -355,3 +355,14 @@ def test_the_package_and_cli_import_without_matplotlib():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.stdout.strip() == "False"
+
+
+def test_negative_numbers_with_exponents_are_values_not_options(capsys):
+    from tinygrad_iris.cli import main
+
+    assert main(["table", "--b3", "-1e1", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["b3"] == -10.0
+    assert main(["table", "--b3", "-inf"]) == 2
+    assert "not a finite number" in capsys.readouterr().err
+    assert main(["optimize-b3", "--start", "-2.5e0", "--steps", "1", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["steps"][0]["b3"] == -2.5

@@ -453,6 +453,22 @@ def _fail(message: str) -> None:
     print(" ".join(message.split()), file=sys.stderr)
 
 
+def _attach_negative_numbers(argv: Sequence[str]) -> list[str]:
+    """``--b3 -1e3`` -> ``--b3=-1e3``: argparse takes "-1e3" for an option, not a negative number."""
+    out: list[str] = []
+    for arg in argv:
+        if out and out[-1].startswith("--") and "=" not in out[-1] and arg.startswith("-"):
+            try:
+                float(arg)
+            except ValueError:
+                pass
+            else:
+                out[-1] = f"{out[-1]}={arg}"
+                continue
+        out.append(arg)
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line ``argv`` (default: sys.argv[1:]); return the exit status."""
     for stream in (sys.stdout, sys.stderr):
@@ -462,7 +478,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             stream.reconfigure(errors="backslashreplace")
     try:
         try:
-            args = build_parser().parse_args(argv)
+            args = build_parser().parse_args(_attach_negative_numbers(sys.argv[1:] if argv is None else argv))
         except SystemExit as done:  # --help
             sys.stdout.flush()  # a full disk must not pass for a printed help
             return done.code if isinstance(done.code, int) else 0
