@@ -134,3 +134,16 @@ def test_stack_builds_a_vector_from_scalars():
         stack([Value([1.0]), Value([1.0, 2.0])])
     with pytest.raises(TypeError, match="list"):
         stack([])
+
+
+def test_targets_are_kept_by_value_and_checked_before_any_cast():
+    x = Value(np.zeros((2, 3)))
+    targets = np.array([0, 1])
+    loss = cross_entropy(x, targets)
+    targets[:] = 2  # reusing the array before backward() must not move the gradient
+    loss.backward()
+    np.testing.assert_allclose(x.grad, [[-1 / 3, 1 / 6, 1 / 6], [1 / 6, -1 / 3, 1 / 6]])
+    with pytest.raises(ValueError, match=r"1e\+30 at position 1 is out of range"):
+        cross_entropy(x, np.array([0.0, 1e30]))  # would wrap around if cast to int first
+    with pytest.raises(ValueError, match="at position 1 is out of range"):
+        cross_entropy(x, np.array([0, 2**64 - 1], dtype=np.uint64))  # negative as a signed int

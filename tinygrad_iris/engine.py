@@ -224,15 +224,20 @@ def as_value(x: Operand) -> Value:
     if isinstance(x, Value):
         return x
     out = _new(Value)
-    out.data = x if type(x) is float else _as_data(x)
-    out._grad = None
-    out._parents = ()
-    out._vjp = None
-    out._ctx = None
-    out.op = ""
-    out.name = None
-    out.requires_grad = False
+    _init_leaf(out, x if type(x) is float else _as_data(x), None, False)
     return out
+
+
+def _init_leaf(leaf: Value, data: Data, name: str | None, requires_grad: bool) -> None:
+    """Fill in a node that no op made: a parameter, an input or a constant."""
+    leaf.data = data
+    leaf._grad = None
+    leaf._parents = ()
+    leaf._vjp = None
+    leaf._ctx = None
+    leaf.op = ""
+    leaf.name = name
+    leaf.requires_grad = requires_grad
 
 
 BinaryMethod = Callable[["Value", Operand], "Value"]
@@ -423,14 +428,7 @@ class Value:
     def __init__(self, data: object, name: str | None = None, requires_grad: bool = True):
         if name is not None and not isinstance(name, str):
             raise TypeError(f"Value(name=...) must be a string or None, got {type(name).__name__}")
-        self.data = _as_data(data)
-        self._grad = None
-        self._parents = ()
-        self._vjp = None
-        self._ctx = None
-        self.op = ""
-        self.name = name
-        self.requires_grad = bool(requires_grad)
+        _init_leaf(self, _as_data(data), name, bool(requires_grad))
 
     # ----- state ---------------------------------------------------------------------------
     @property

@@ -77,17 +77,21 @@ def _class_targets(targets: object, rows: int, classes: int, op: str) -> np.ndar
             raise ValueError(
                 f"{op}: target {flat[bad[0]].item()!r} at position {bad[0]} is not an integer class index"
             )
-    # integers: one reduction checks both ends, since a negative index viewed as unsigned is huge
-    t = flat.astype(np.intp) if array.dtype.kind != "f" else None
-    if t is None or (t.size and t.view(np.uintp).max() >= classes):
-        out_of_range = np.flatnonzero((flat < 0) | (flat >= classes))
-        if out_of_range.size:
-            i = out_of_range[0]
-            raise ValueError(
-                f"{op}: target {flat[i].item()!r} at position {i} is out of range "
-                f"for {classes} classes (0..{classes - 1})"
-            )
-    return flat.astype(np.intp) if t is None else t
+        if flat.size and not (flat.min() >= 0 and flat.max() < classes):  # before the cast: it would wrap
+            raise _out_of_range(flat, classes, op)
+        return flat.astype(np.intp)
+    t = flat.astype(np.intp)  # a copy: the caller may reuse their array before backward()
+    if t.size and t.view(np.uintp).max() >= classes:  # one reduction: a negative index is huge unsigned
+        raise _out_of_range(flat, classes, op)
+    return t
+
+
+def _out_of_range(flat: np.ndarray, classes: int, op: str) -> ValueError:
+    i = np.flatnonzero((flat < 0) | (flat >= classes))[0]
+    return ValueError(
+        f"{op}: target {flat[i].item()!r} at position {i} is out of range "
+        f"for {classes} classes (0..{classes - 1})"
+    )
 
 
 def _rows_and_targets(x: Value, targets: object, reduction: str, op: str) -> tuple[np.ndarray, np.ndarray]:
