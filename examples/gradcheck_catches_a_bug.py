@@ -1,22 +1,27 @@
-"""gradcheck on a primitive whose derivative is wrong (x instead of 2x for x**2): it says where."""
+"""gradcheck and gradgradcheck on a primitive whose derivative is wrong: they say where.
 
-from typing import Any
+``square`` forgets the 2 of d/dx x^2 = 2x: wrong at first order, which gradcheck catches.
+``frozen_square`` gets 2x right but takes x as a constant (its raw data): right at first
+order, wrong at second (d^2/dx^2 x^2 = 2, not 0), which only gradgradcheck catches.
+"""
 
 import numpy as np
 
-from tinygrad_iris import GradcheckError, Value, gradcheck, record
+from tinygrad_iris import GradcheckError, Primitive, Value, gradcheck, gradgradcheck
 
 
-# square: x^2     d/dx = 2x, but this VJP forgets the 2
-def _wrong_square_vjp(g: Any, out: Value) -> tuple[Any]:
-    return (g * out._parents[0].data,)
+def raw(x):
+    """The data under a Value: to the engine, a constant."""
+    return x.data if isinstance(x, Value) else x
 
 
-def square(x: Value) -> Value:
-    return record(x.data**2, (x,), _wrong_square_vjp, "square")
+square = Primitive("square", lambda a: a * a, lambda g, out, a: (g * a,), derivatives=("2a",))
+frozen_square = Primitive("square", lambda a: a * a, lambda g, out, a: (g * 2 * raw(a),), derivatives=("2a",))
 
-
-try:
-    gradcheck(square, np.array([[0.5, -1.0], [2.0, 1.5]]))
-except GradcheckError as error:
-    print(error)
+x = np.array([[0.5, -1.0], [2.0, 1.5]])
+for check, op in [(gradcheck, square), (gradcheck, frozen_square), (gradgradcheck, frozen_square)]:
+    try:
+        check(op, x)
+        print(f"{check.__name__}: passes")
+    except GradcheckError as error:
+        print(error)

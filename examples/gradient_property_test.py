@@ -1,33 +1,33 @@
-"""A new primitive and the hypothesis property tests that check its gradient.
+"""A new primitive and the hypothesis property tests that check its first and second derivatives.
 
 Run: python -m pytest examples/gradient_property_test.py
 """
-
-from typing import Any
 
 import numpy as np
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tinygrad_iris import Value, gradcheck, record
+from tinygrad_iris import Primitive, gradcheck, gradgradcheck, sigmoid
 from tinygrad_iris.testing import arrays, broadcastable_shapes, shapes
 
-
 # softplus: log(1 + e^x)     d/dx = 1 / (1 + e^-x), the logistic sigmoid
-def _softplus_vjp(g: Any, out: Value) -> tuple[Any]:
-    x = out._parents[0].data
-    return (g / (1 + np.exp(-x)),)
-
-
-def softplus(x: Value) -> Value:
-    return record(np.logaddexp(0, x.data), (x,), _softplus_vjp, "softplus")
+# The VJP is written with `sigmoid`, which works on data and on Values alike, so the engine can
+# differentiate it again: d^2/dx^2 softplus = sigmoid (1 - sigmoid).
+softplus = Primitive(
+    "softplus",
+    forward=lambda a: np.logaddexp(0, a),
+    vjp=lambda g, out, a: (g * sigmoid(a),),
+    derivatives=("sigmoid(a)",),
+)
 
 
 @given(shapes().flatmap(arrays))
-def test_softplus_gradient(x: np.ndarray) -> None:
+def test_softplus_first_and_second_derivatives(x: np.ndarray) -> None:
     assert gradcheck(softplus, x)
+    assert gradgradcheck(softplus, x)
 
 
 @given(broadcastable_shapes(2).flatmap(lambda s: st.tuples(arrays(s[0]), arrays(s[1]))))
 def test_softplus_of_a_broadcast_product(pair: tuple[np.ndarray, np.ndarray]) -> None:
     assert gradcheck(lambda a, b: softplus(a * b), *pair)
+    assert gradgradcheck(lambda a, b: softplus(a * b), *pair)

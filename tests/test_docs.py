@@ -84,7 +84,7 @@ def test_gradcheck_example_catches_the_bug(capsys: pytest.CaptureFixture[str]):
 
 def test_property_test_example_passes():
     module = runpy.run_path(str(EXAMPLES / "gradient_property_test.py"))
-    module["test_softplus_gradient"]()
+    module["test_softplus_first_and_second_derivatives"]()
     module["test_softplus_of_a_broadcast_product"]()
 
 

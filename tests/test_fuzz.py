@@ -69,10 +69,10 @@ def test_programs_cover_every_op():
 
 
 # ----- the checks can fail: each catches a planted bug, and prints a script that reproduces it -------
-def _old_max_vjp(g, out):  # the engine's max before the fuzzer found it: the tie count was an int
-    axis, keepdims = out._ctx
-    mask = out._parents[0].data == engine._expand_reduced(out.data, axis, keepdims)
-    return (mask * (engine._expand_reduced(g, axis, keepdims) / mask.sum(axis=axis, keepdims=True)),)
+def _old_max_vjp(g, out, a, axis=None, keepdims=False):  # before the fuzzer found it: an int tie count
+    kept = engine._keepdims_shape(np.shape(a), axis)
+    mask = a == np.reshape(out, kept)
+    return (mask * (np.reshape(g, kept) / mask.sum(axis=axis, keepdims=True)),)
 
 
 MUTANTS = {
@@ -80,14 +80,14 @@ MUTANTS = {
     "index-repeats-overwrite": (engine, "_is_basic_index", lambda index: True),
     # (a) gradcheck: the transpose's gradient reshaped instead of transposed
     "transpose-as-reshape": (
-        engine,
-        "_transpose_vjp",
-        lambda g, out: (np.reshape(g, out._parents[0].shape),),
+        engine.TRANSPOSE,
+        "vjp",
+        lambda g, out, a, axes=None: (np.reshape(g, np.shape(a)),),
     ),
     # (b) zero_grad that forgets to clear: the second backward accumulates
     "zero-grad-noop": (Value, "zero_grad", lambda self: None),
     # (c) a float32 gradient silently upcast to float64
-    "max-upcasts": (engine, "_max_vjp", _old_max_vjp),
+    "max-upcasts": (engine.MAX, "vjp", _old_max_vjp),
 }
 
 

@@ -1,7 +1,21 @@
 """tinygrad_iris: a small reverse-mode autodiff engine, and the StatQuest iris network on it."""
 
-from .engine import Value, as_value, detect_anomaly, is_grad_enabled, no_grad, record
-from .gradcheck import GradcheckError, gradcheck
+from .engine import (
+    Primitive,
+    Value,
+    as_value,
+    detect_anomaly,
+    exp,
+    grad,
+    is_grad_enabled,
+    log,
+    no_grad,
+    relu,
+    sigmoid,
+    tanh,
+    toposort,
+)
+from .gradcheck import GradcheckError, gradcheck, gradgradcheck
 from .ops import SOFTMAX_DENOMINATOR, cross_entropy, log_softmax, nll_loss, softmax, stack
 from .render import (
     GraphvizNotFoundError,
@@ -17,21 +31,29 @@ __all__ = [
     "SOFTMAX_DENOMINATOR",
     "GradcheckError",
     "GraphvizNotFoundError",
+    "Primitive",
     "Value",
     "as_value",
     "cross_entropy",
     "detect_anomaly",
     "draw_graph",
+    "exp",
+    "grad",
     "gradcheck",
+    "gradgradcheck",
     "graph_nodes",
     "groups_from_stages",
     "is_grad_enabled",
+    "log",
     "log_softmax",
     "nll_loss",
     "no_grad",
-    "record",
+    "relu",
     "render_bytes",
     "render_graph",
+    "sigmoid",
     "softmax",
     "stack",
+    "tanh",
+    "toposort",
 ]

@@ -1,18 +1,38 @@
-"""The autodiff engine: `Value`, its primitive ops and reverse-mode `backward()`.
+"""The autodiff engine: `Value`, the table of primitives, and reverse mode.
 
-Every primitive is a forward computation plus a vector-Jacobian product (VJP): a plain
-module-level function ``vjp(g, out) -> tuple of gradients, one per parent``. Nodes keep a
-reference to that function, never a closure, so a graph holds no reference cycles and is freed
-by reference counting as soon as the user drops the loss.
+A primitive is one `Primitive`: its forward (on NumPy data), its vector-Jacobian product, the
+formula of its local derivatives, its label for drawing, and the domain its tests draw from.
+Everything else comes from that one definition: `Value`'s methods call it, the renderer and the
+step-by-step explainer read its label and formulas, the tests and the fuzzer draw its inputs.
 
-Broadcasting is undone in exactly one place, the backward loop (`_unbroadcast`), so no VJP
-has to care about it. Scalars are held as plain floats (or NumPy scalars), arrays as
-``np.ndarray``; both go through the same code.
+A VJP ``vjp(g, out, *inputs, **attrs)`` returns one gradient per input, shaped like ``out``
+(broadcasting is undone by the engine). It is written with operators and the dual helpers below,
+which compute on NumPy data when given data and record nodes when given `Value`s. The first-order
+pass calls it on data (fast); ``grad(..., create_graph=True)`` calls it on the graph's own nodes,
+so the gradient is a graph too and differentiates again, to any order (as in HIPS autograd).
+
+Adding an op is one entry. Here is ``tanh``, as defined below::
+
+    def _tanh_vjp(g, out, a):
+        return (g * (1 - out * out),)          # d/da tanh a = 1 - tanh^2 a: uses `out`, a node
+
+    TANH = Primitive("tanh", np.tanh, _tanh_vjp, derivatives=("1 - out**2",), syntax="{0}.tanh()")
+
+    class Value:
+        def tanh(self): return TANH(self)
+
+then add its tests: the op-table tests in tests/test_gradients.py pick it up by its ``domain``
+(first and second order against finite differences), and so does the random-program fuzzer.
+
+Graphs hold no reference cycles (a node keeps its inputs and its `Primitive`, never a closure),
+so they are freed by reference counting as soon as the user drops the loss. Every walk over a
+graph is `toposort`, iterative: graphs of any depth work.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 import operator
 import os
 import sys
@@ -25,10 +45,26 @@ import numpy as np
 
 # A float, a NumPy float scalar or an ndarray; typed Any since NumPy's stubs cannot narrow that union.
 Data = Any
-VJP = Callable[[Any, "Value"], Sequence[Any]]
 Operand = Union["Value", float, int, np.ndarray, Sequence[Any]]
 
-__all__ = ["Value", "as_value", "detect_anomaly", "is_grad_enabled", "no_grad", "record"]
+__all__ = [
+    "PRIMITIVES",
+    "Primitive",
+    "Value",
+    "as_value",
+    "broadcast_to",
+    "detect_anomaly",
+    "exp",
+    "grad",
+    "is_grad_enabled",
+    "log",
+    "no_grad",
+    "relu",
+    "sigmoid",
+    "sum_to",
+    "tanh",
+    "toposort",
+]
 
 
 class _ThreadState(threading.local):
@@ -147,6 +183,11 @@ def _shape(data: Data) -> tuple[int, ...]:
     return () if type(data) is float else data.shape
 
 
+def _data(x: Any) -> Data:
+    """The NumPy data of ``x``: a Value's data, or ``x`` itself (constants never carry gradients)."""
+    return x.data if type(x) is Value else x
+
+
 def _unbroadcast(g: np.ndarray, shape: tuple[int, ...], dtype: np.dtype, op: str) -> Any:
     """Sum a broadcast gradient back down to ``shape`` and ``dtype``: those of an input of ``op``."""
     extra = g.ndim - len(shape)
@@ -167,8 +208,12 @@ def _unbroadcast(g: np.ndarray, shape: tuple[int, ...], dtype: np.dtype, op: str
     return g[()] if g.ndim == 0 else g
 
 
-def _seed(data: Data) -> Data:
+def _ones(data: Data) -> Data:
     return np.ones_like(data) if type(data) is np.ndarray else type(data)(1)
+
+
+def _zeros(data: Data) -> Data:
+    return np.zeros_like(data) if type(data) is np.ndarray else type(data)(0)
 
 
 def _power(x: Data, p: float) -> Data:
@@ -185,37 +230,113 @@ def _power(x: Data, p: float) -> Data:
 
 
 _new = object.__new__
+Label = str | Callable[[dict[str, Any]], str]
 
 
-def record(data: Data, parents: tuple[Value, ...], vjp: VJP, op: str, ctx: Any = None) -> Value:
-    """Create the output node of a primitive: ``data`` computed from ``parents``.
+class Primitive:
+    """One differentiable op, defined once: forward, VJP, derivative formulas, label, test domain.
 
-    ``vjp(g, out)`` must return one gradient per parent (shaped like ``out``; broadcasting is
-    undone by the engine), or None for a parent that does not require a gradient. This is the
-    hook for defining new primitives, as `defvjp` is in HIPS autograd.
+    - ``forward(*data, **attrs)``: the output's data from the inputs' NumPy data.
+    - ``vjp(g, out, *inputs, **attrs)``: one gradient per input (None: no gradient), written with
+      operators and dual helpers, so that it runs on data and on Values alike. Where the gradients
+      are expensive, give a tuple of one such function per input, each returning its one gradient:
+      the engine then computes only those that an input needs (as HIPS autograd's ``defvjp``).
+    - ``derivatives``: d out / d input as text, one per input, the inputs named a, b, ...: ``("b", "a")``
+      for ``a * b``. ``label``: a short name for drawings, or a function of the attributes.
+    - ``domain``: the keyword `tinygrad_iris.testing` draws inputs and attributes by ("unary",
+      "positive", "binary", "reduce", ...); ``syntax``: the call as Python source, ``{0}`` the
+      first input, ``{attrs}`` the attributes as keywords (``"{0}.sum({attrs})"``).
+
+    Calling it applies it: ``p(x, y, axis=0)`` records a node when an input is a `Value`
+    (constants are wrapped), and `Primitive.apply` computes plain data when none is.
     """
+
+    __slots__ = ("derivatives", "domain", "forward", "label", "name", "syntax", "vjp")
+
+    def __init__(
+        self,
+        name: str,
+        forward: Callable[..., Data],
+        vjp: Callable[..., Sequence[Any]] | tuple[Callable[..., Any], ...],
+        *,
+        derivatives: Sequence[str],
+        label: Label | None = None,
+        domain: str | None = None,
+        syntax: str | None = None,
+    ):
+        if not isinstance(name, str) or not name:
+            raise TypeError(f"Primitive: name must be a non-empty string, got {name!r}")
+        if not callable(forward) or not (callable(vjp) or (type(vjp) is tuple and all(map(callable, vjp)))):
+            raise TypeError(f"Primitive {name!r}: forward and vjp must be functions")
+        self.name = name
+        self.forward = forward
+        self.vjp = vjp
+        self.derivatives = tuple(derivatives)
+        self.label: Label = label if label is not None else name
+        self.domain = domain
+        self.syntax = syntax
+
+    def __repr__(self) -> str:
+        return f"Primitive({self.name!r})"
+
+    def describe(self, attrs: dict[str, Any] | None) -> str:
+        """The label of a node made by this op with these attributes (e.g. ``**2``, ``sum(axis=0)``)."""
+        label = self.label
+        return label if isinstance(label, str) else label(attrs or {})
+
+    def __call__(self, *inputs: Operand, **attrs: Any) -> Value:
+        """Apply to Values (or constants, wrapped as constant Values): the output node."""
+        values = tuple(x if type(x) is Value else as_value(x) for x in inputs)
+        try:
+            data = self.forward(*(v.data for v in values), **attrs)
+        except ZeroDivisionError:  # plain floats: follow NumPy (inf, nan), not Python
+            data = self.forward(*(np.float64(v.data) for v in values), **attrs)
+        return _record(_scalar(data), values, self, attrs or None)
+
+    def record(self, data: Data, inputs: Sequence[Value], **attrs: Any) -> Value:
+        """The output node for ``data`` that the caller computed already (with values its VJP saves)."""
+        return _record(_scalar(data), tuple(inputs), self, attrs or None)
+
+    def apply(self, *inputs: Any, **attrs: Any) -> Any:
+        """Dual: a node if any input is a `Value`, else the plain data (the fast first-order pass)."""
+        for x in inputs:
+            if type(x) is Value:
+                return self(*inputs, **attrs)
+        return self.forward(*inputs, **attrs)
+
+
+def _scalar(data: Data) -> Data:
+    """0-d arrays are held as NumPy scalars, like every other scalar."""
+    return data[()] if type(data) is np.ndarray and data.ndim == 0 else data
+
+
+def _record(
+    data: Data, parents: tuple[Value, ...], primitive: Primitive, attrs: dict[str, Any] | None
+) -> Value:
+    """The output node of ``primitive`` on ``parents``: a constant unless recording for a parent."""
     out = _new(Value)
     out.data = data
     out._grad = None
     out.name = None
-    out.op = op
     plain = _all_plain or _state.plain
     if plain or _state.grad_enabled:
         for parent in parents:
             if parent.requires_grad:
                 out.requires_grad = True
                 out._parents = parents
-                out._vjp = vjp
-                out._ctx = ctx
+                out._primitive = primitive
+                out._attrs = attrs
                 if not plain:  # recording with anomaly mode on
                     _anomaly_check_forward(out, parents)
                 return out
     out.requires_grad = False
     out._parents = ()
-    out._vjp = None
-    out._ctx = None
+    out._primitive = None
+    out._attrs = None
     if not plain and _state.anomaly:
+        out._primitive, out._attrs = primitive, attrs  # named in the error, then dropped
         _anomaly_check_forward(out, parents)
+        out._primitive = out._attrs = None
     return out
 
 
@@ -233,9 +354,8 @@ def _init_leaf(leaf: Value, data: Data, name: str | None, requires_grad: bool) -
     leaf.data = data
     leaf._grad = None
     leaf._parents = ()
-    leaf._vjp = None
-    leaf._ctx = None
-    leaf.op = ""
+    leaf._primitive = None
+    leaf._attrs = None
     leaf.name = name
     leaf.requires_grad = requires_grad
 
@@ -243,8 +363,9 @@ def _init_leaf(leaf: Value, data: Data, name: str | None, requires_grad: bool) -
 BinaryMethod = Callable[["Value", Operand], "Value"]
 
 
-def _binary_op(forward: Callable[[Any, Any], Any], vjp: VJP, op: str) -> tuple[BinaryMethod, BinaryMethod]:
-    """The methods for ``a op b`` and for its reflection (``b op a`` where b is no Value)."""
+def _binary_method(primitive: Primitive) -> tuple[BinaryMethod, BinaryMethod]:
+    """The methods for ``a op b`` and its reflection; one frame per op on the hot path."""
+    forward, name = primitive.forward, primitive.name
 
     def method(a: Value, b: Operand) -> Value:
         if type(b) is not Value:
@@ -254,8 +375,8 @@ def _binary_op(forward: Callable[[Any, Any], Any], vjp: VJP, op: str) -> tuple[B
         except ZeroDivisionError:  # plain floats: follow NumPy (inf, nan), not Python
             data = forward(np.float64(a.data), b.data)
         except ValueError as err:
-            raise ValueError(f"{op}: cannot combine shapes {a.shape} and {b.shape} ({err})") from None
-        return record(data, (a, b), vjp, op)
+            raise ValueError(f"{name}: cannot combine shapes {a.shape} and {b.shape} ({err})") from None
+        return _record(data, (a, b), primitive, None)
 
     def reflected(b: Value, a: Operand) -> Value:
         return method(as_value(a), b)
@@ -263,117 +384,354 @@ def _binary_op(forward: Callable[[Any, Any], Any], vjp: VJP, op: str) -> tuple[B
     return method, reflected
 
 
-# ----- the VJPs, each next to nothing but the forward it differentiates -----------------------
-# add: a + b                 d/da = 1, d/db = 1
-def _add_vjp(g: Any, out: Value) -> tuple[Any, Any]:
+PRIMITIVES: dict[str, Primitive] = {}
+
+
+def _define(name: str, forward: Callable[..., Data], vjp: Any, **how: Any) -> Primitive:
+    """Define a primitive of this library and enter it in `PRIMITIVES` (tests and fuzzer read it)."""
+    primitive = Primitive(name, forward, vjp, **how)
+    PRIMITIVES[name] = primitive
+    return primitive
+
+
+def _keepdims_shape(shape: tuple[int, ...], axis: Any) -> tuple[int, ...]:
+    """``shape`` with the reduced axes kept as size 1."""
+    if axis is None:
+        return (1,) * len(shape)
+    axes = {a % len(shape) for a in ((axis,) if isinstance(axis, int) else axis)}
+    return tuple(1 if i in axes else n for i, n in enumerate(shape))
+
+
+def _shape_of(x: Any) -> tuple[int, ...]:
+    return x.shape if type(x) is Value else np.shape(x)
+
+
+def _short(obj: object, limit: int = 24) -> str:
+    text = repr(obj)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# ===== the primitives: each forward next to its VJP ============================================
+# add: a + b            d/da = 1, d/db = 1
+def _add_vjp(g: Any, out: Any, a: Any, b: Any) -> tuple[Any, Any]:
     return g, g
 
 
-# sub: a - b                 d/da = 1, d/db = -1
-def _sub_vjp(g: Any, out: Value) -> tuple[Any, Any]:
+ADD = _define("+", operator.add, _add_vjp, derivatives=("1", "1"), domain="binary", syntax="{0} + {1}")
+
+
+# sub: a - b            d/da = 1, d/db = -1
+def _sub_vjp(g: Any, out: Any, a: Any, b: Any) -> tuple[Any, Any]:
     return g, -g
 
 
-# mul: a * b                 d/da = b, d/db = a
-def _mul_vjp(g: Any, out: Value) -> tuple[Any, Any]:
-    a, b = out._parents
-    return g * b.data, g * a.data
+SUB = _define("-", operator.sub, _sub_vjp, derivatives=("1", "-1"), label="−", domain="binary",
+              syntax="{0} - {1}")
 
 
-# div: a / b                 d/da = 1/b, d/db = -a/b^2 = -out/b
-def _div_vjp(g: Any, out: Value) -> tuple[Any, Any]:
-    b = out._parents[1].data
-    return g / b, -g * out.data / b
+# mul: a * b            d/da = b, d/db = a
+def _mul_vjp(g: Any, out: Any, a: Any, b: Any) -> tuple[Any, Any]:
+    return g * b, g * a
+
+
+MUL = _define("*", operator.mul, _mul_vjp, derivatives=("b", "a"), label="×", domain="binary",
+              syntax="{0} * {1}")
+
+
+# div: a / b            d/da = 1/b, d/db = -a/b^2 = -out/b
+def _div_vjp(g: Any, out: Any, a: Any, b: Any) -> tuple[Any, Any]:
+    return g / b, -g * out / b
+
+
+DIV = _define("/", operator.truediv, _div_vjp, derivatives=("1/b", "-out/b"), label="÷", domain="divide",
+              syntax="{0} / {1}")
+
+
+def _swap_last(x: Any) -> Any:
+    """The last two axes swapped (a batched matrix transpose)."""
+    axes = list(range(len(_shape_of(x))))
+    axes[-2:] = axes[-1], axes[-2]
+    return TRANSPOSE.apply(x, axes=tuple(axes))
 
 
 # matmul: a @ b (1-D operands act as a row / column vector, batch dims broadcast)
-def _matmul_vjp(g: Any, out: Value) -> tuple[Any, Any]:
-    a, b = out._parents
-    x, y = a.data, b.data
-    if x.ndim == 1 and y.ndim == 1:
-        return g * y, g * x
-    if x.ndim == 1:  # (k) @ (..., k, n) -> (..., n)
-        ga = (y @ g[..., None])[..., 0] if a.requires_grad else None
-        gb = x[:, None] * g[..., None, :] if b.requires_grad else None
-    elif y.ndim == 1:  # (..., m, k) @ (k) -> (..., m)
-        ga = g[..., None] * y if a.requires_grad else None
-        gb = (x.swapaxes(-1, -2) @ g[..., None])[..., 0] if b.requires_grad else None
-    else:
-        ga = g @ y.swapaxes(-1, -2) if a.requires_grad else None
-        gb = x.swapaxes(-1, -2) @ g if b.requires_grad else None
-    return ga, gb
+# One VJP per input, so the engine computes only the products an input needs (data @ weights
+# needs none for the data).
+def _matmul_vjp_a(g: Any, out: Any, a: Any, b: Any) -> Any:
+    """d/da: g @ b^T."""
+    da, db = len(_shape_of(a)), len(_shape_of(b))
+    if da == 1 and db == 1:
+        return g * b
+    if da == 1:  # (k) @ (..., k, n) -> (..., n)
+        return (b @ g[..., None])[..., 0]
+    if db == 1:  # (..., m, k) @ (k) -> (..., m)
+        return g[..., None] * b
+    return g @ _swap_last(b)
 
 
-def _neg_vjp(g: Any, out: Value) -> tuple[Any]:
+def _matmul_vjp_b(g: Any, out: Any, a: Any, b: Any) -> Any:
+    """d/db: a^T @ g."""
+    da, db = len(_shape_of(a)), len(_shape_of(b))
+    if da == 1 and db == 1:
+        return g * a
+    if da == 1:
+        return a[:, None] * g[..., None, :]
+    if db == 1:
+        return (_swap_last(a) @ g[..., None])[..., 0]
+    return _swap_last(a) @ g
+
+
+MATMUL = _define("@", operator.matmul, (_matmul_vjp_a, _matmul_vjp_b), derivatives=("g @ b.T", "a.T @ g"),
+                 domain="matmul", syntax="{0} @ {1}")
+
+
+# neg: -a               d/da = -1
+def _neg_vjp(g: Any, out: Any, a: Any) -> tuple[Any]:
     return (-g,)
 
 
+NEG = _define("neg", operator.neg, _neg_vjp, derivatives=("-1",), label="−x", domain="unary", syntax="-{0}")
+
+
+def _pow(x: Any, p: float) -> Any:
+    return x**p if type(x) is Value else _power(x, p)
+
+
 # pow: a ** p (p a number)   d/da = p * a^(p-1), and 0 for p = 0 (even at a = 0, where a^-1 is inf)
-def _pow_vjp(g: Any, out: Value) -> tuple[Any]:
-    p = out._ctx
-    if p == 0:
+def _pow_vjp(g: Any, out: Any, a: Any, exponent: float) -> tuple[Any]:
+    if exponent == 0:
         return (g * 0,)
-    return (g * p * _power(out._parents[0].data, p - 1),)
+    return (g * exponent * _pow(a, exponent - 1),)
 
 
-# exp: e^a                   d/da = e^a = out
-def _exp_vjp(g: Any, out: Value) -> tuple[Any]:
-    return (g * out.data,)
+POW = _define("**", lambda a, exponent: _power(a, exponent), _pow_vjp, derivatives=("p * a**(p-1)",),
+              label=lambda attrs: f"**{attrs['exponent']}", domain="power", syntax="{0} ** {exponent}")
 
 
-# log: ln a                  d/da = 1/a
-def _log_vjp(g: Any, out: Value) -> tuple[Any]:
-    return (g / out._parents[0].data,)
+# exp: e^a              d/da = e^a = out
+def _exp_vjp(g: Any, out: Any, a: Any) -> tuple[Any]:
+    return (g * out,)
 
 
-# relu: max(a, 0)            d/da = [a > 0]  (0 at the kink a = 0, as in PyTorch)
-def _relu_vjp(g: Any, out: Value) -> tuple[Any]:
-    return (g * (out._parents[0].data > 0),)
+EXP = _define("exp", np.exp, _exp_vjp, derivatives=("out",), domain="unary", syntax="{0}.exp()")
 
 
-def _expand_reduced(g: Any, axis: Any, keepdims: bool) -> Any:
-    return g if keepdims or axis is None else np.expand_dims(g, axis)
+# log: ln a             d/da = 1/a
+def _log_vjp(g: Any, out: Any, a: Any) -> tuple[Any]:
+    return (g / a,)
 
 
-# sum over axis              d/da = 1, broadcast back over the reduced axes
-def _sum_vjp(g: Any, out: Value) -> tuple[Any]:
-    axis, keepdims = out._ctx
-    return (np.broadcast_to(_expand_reduced(g, axis, keepdims), out._parents[0].shape),)
+LOG = _define("log", np.log, _log_vjp, derivatives=("1/a",), domain="positive", syntax="{0}.log()")
 
 
-# mean over axis             d/da = 1/n
-def _mean_vjp(g: Any, out: Value) -> tuple[Any]:
-    axis, keepdims, count = out._ctx
-    return (np.broadcast_to(_expand_reduced(g, axis, keepdims) / count, out._parents[0].shape),)
+def _relu(x: Data) -> Data:
+    return np.maximum(x, 0) if type(x) is np.ndarray else (type(x)(0) if x < 0 else x)
 
 
-# max over axis              d/da = [a is the max], split evenly between exact ties
-def _max_vjp(g: Any, out: Value) -> tuple[Any]:
-    axis, keepdims = out._ctx
-    x = out._parents[0].data
-    mask = x == _expand_reduced(out.data, axis, keepdims)
-    ties = mask.sum(axis=axis, keepdims=True, dtype=out.dtype)  # an int count would upcast float32
-    share = _expand_reduced(g, axis, keepdims) / ties
-    return (mask * share,)
+# relu: max(a, 0)       d/da = [a > 0]  (0 at the kink a = 0, as in PyTorch); the mask is a constant
+def _relu_vjp(g: Any, out: Any, a: Any) -> tuple[Any]:
+    return (g * (_data(a) > 0),)
 
 
-def _reshape_vjp(g: Any, out: Value) -> tuple[Any]:
-    return (np.reshape(g, out._parents[0].shape),)
+RELU = _define("relu", _relu, _relu_vjp, derivatives=("1 if a > 0 else 0",), domain="kink_free",
+               syntax="{0}.relu()")
 
 
-def _transpose_vjp(g: Any, out: Value) -> tuple[Any]:
-    return (np.transpose(g),)
+# tanh: tanh a          d/da = 1 - tanh^2 a = 1 - out^2
+def _tanh_vjp(g: Any, out: Any, a: Any) -> tuple[Any]:
+    return (g * (1 - out * out),)
 
 
-# indexing: scatter g back; np.add.at sums repeated integer indices
-def _getitem_vjp(g: Any, out: Value) -> tuple[Any]:
-    index, basic = out._ctx
-    grad = np.zeros_like(out._parents[0].data)
+def _tanh(x: Data) -> Data:
+    return math.tanh(x) if type(x) is float else np.tanh(x)
+
+
+TANH = _define("tanh", _tanh, _tanh_vjp, derivatives=("1 - out**2",), domain="unary", syntax="{0}.tanh()")
+
+
+def _sigmoid(x: Data) -> Data:
+    z = np.exp(-np.abs(x))  # the two forms of 1 / (1 + e^-x), each where it cannot overflow
+    y = np.where(x >= 0, 1 / (1 + z), z / (1 + z))
+    return y if type(x) is np.ndarray else type(x)(y)
+
+
+# sigmoid: 1 / (1 + e^-a)   d/da = out (1 - out)
+def _sigmoid_vjp(g: Any, out: Any, a: Any) -> tuple[Any]:
+    return (g * (out * (1 - out)),)
+
+
+SIGMOID = _define("sigmoid", _sigmoid, _sigmoid_vjp, derivatives=("out * (1 - out)",), domain="unary",
+                  syntax="{0}.sigmoid()")
+
+
+def _reduction_label(name: str) -> Callable[[dict[str, Any]], str]:
+    return lambda attrs: name if attrs.get("axis") is None else f"{name}(axis={attrs['axis']})"
+
+
+def _sum(a: Data, axis: Any = None, keepdims: bool = False) -> Data:
+    return _scalar(np.sum(a, axis=axis, keepdims=keepdims))
+
+
+# sum over axis         d/da = 1, broadcast back over the reduced axes
+def _sum_vjp(g: Any, out: Any, a: Any, axis: Any = None, keepdims: bool = False) -> tuple[Any]:
+    shape = _shape_of(a)
+    return (BROADCAST_TO.apply(RESHAPE.apply(g, shape=_keepdims_shape(shape, axis)), shape=shape),)
+
+
+SUM = _define("sum", _sum, _sum_vjp, derivatives=("1",), label=_reduction_label("sum"), domain="reduce",
+              syntax="{0}.sum({attrs})")
+
+
+def _mean(a: Data, axis: Any = None, keepdims: bool = False) -> Data:
+    return _scalar(np.mean(a, axis=axis, keepdims=keepdims))
+
+
+# mean over axis        d/da = 1/n, n the number of elements averaged
+def _mean_vjp(g: Any, out: Any, a: Any, axis: Any = None, keepdims: bool = False) -> tuple[Any]:
+    shape = _shape_of(a)
+    count = int(np.prod(shape)) // max(int(np.prod(_shape_of(out))), 1)
+    return (BROADCAST_TO.apply(RESHAPE.apply(g, shape=_keepdims_shape(shape, axis)) / count, shape=shape),)
+
+
+MEAN = _define("mean", _mean, _mean_vjp, derivatives=("1/n",), label=_reduction_label("mean"),
+               domain="reduce", syntax="{0}.mean({attrs})")
+
+
+def _max(a: Data, axis: Any = None, keepdims: bool = False) -> Data:
+    return _scalar(np.max(a, axis=axis, keepdims=keepdims))
+
+
+# max over axis         d/da = [a is the max], split evenly between exact ties (the mask is a constant)
+def _max_vjp(g: Any, out: Any, a: Any, axis: Any = None, keepdims: bool = False) -> tuple[Any]:
+    x = _data(a)
+    kept = _keepdims_shape(np.shape(x), axis)
+    mask = x == np.reshape(_data(out), kept)
+    ties = mask.sum(axis=axis, keepdims=True, dtype=np.result_type(x))  # an int count would upcast
+    return (mask * (RESHAPE.apply(g, shape=kept) / ties),)
+
+
+MAX = _define("max", _max, _max_vjp, derivatives=("1 if a is the max else 0",), label=_reduction_label("max"),
+              domain="reduce_tie_free", syntax="{0}.max({attrs})")
+
+
+def _reshape(a: Data, shape: tuple[int, ...]) -> Data:
+    return _scalar(np.reshape(a, shape))
+
+
+# reshape               d/da: g reshaped back
+def _reshape_vjp(g: Any, out: Any, a: Any, shape: tuple[int, ...]) -> tuple[Any]:
+    return (RESHAPE.apply(g, shape=_shape_of(a)),)
+
+
+RESHAPE = _define("reshape", _reshape, _reshape_vjp, derivatives=("1 (reshaped back)",), domain="reshape",
+                  syntax="{0}.reshape({shape})")
+
+
+def _transpose(a: Data, axes: tuple[int, ...] | None = None) -> Data:
+    return np.transpose(a, axes) if type(a) is np.ndarray else a
+
+
+# transpose (axes permuted; None reverses them)   d/da: g permuted back
+def _transpose_vjp(g: Any, out: Any, a: Any, axes: tuple[int, ...] | None = None) -> tuple[Any]:
+    return (TRANSPOSE.apply(g, axes=None if axes is None else tuple(np.argsort(axes))),)
+
+
+TRANSPOSE = _define("T", _transpose, _transpose_vjp, derivatives=("1 (permuted back)",),
+                    label=lambda attrs: "T" if attrs.get("axes") is None else f"transpose{attrs['axes']}",
+                    domain="transpose", syntax="{0}.transpose({axes})")
+
+
+def _broadcast(a: Data, shape: tuple[int, ...]) -> Data:
+    return _scalar(np.broadcast_to(a, shape))
+
+
+# broadcast_to: a repeated over new or size-1 axes      d/da: g summed back (sum_to)
+def _broadcast_vjp(g: Any, out: Any, a: Any, shape: tuple[int, ...]) -> tuple[Any]:
+    return (SUM_TO.apply(g, shape=_shape_of(a)),)
+
+
+BROADCAST_TO = _define("broadcast_to", _broadcast, _broadcast_vjp, derivatives=("1 (summed back)",),
+                       domain="broadcast_to", syntax="broadcast_to({0}, {shape})")
+
+
+def _sum_to(a: Data, shape: tuple[int, ...]) -> Data:
+    if type(a) is not np.ndarray:
+        return a
+    return _unbroadcast(a, shape, a.dtype, "sum_to")
+
+
+# sum_to: a summed over the axes broadcasting added (undoing broadcasting)    d/da: g broadcast back
+def _sum_to_vjp(g: Any, out: Any, a: Any, shape: tuple[int, ...]) -> tuple[Any]:
+    return (BROADCAST_TO.apply(g, shape=_shape_of(a)),)
+
+
+SUM_TO = _define("sum_to", _sum_to, _sum_to_vjp, derivatives=("1 (broadcast back)",), domain="sum_to",
+                 syntax="sum_to({0}, {shape})")
+
+
+def _getitem(a: Data, index: Any, basic: bool) -> Data:
+    return _scalar(a[index])
+
+
+# indexing              d/da: g scattered back into zeros (index_add)
+def _getitem_vjp(g: Any, out: Any, a: Any, index: Any, basic: bool) -> tuple[Any]:
+    return (INDEX_ADD.apply(g, index=index, basic=basic, shape=_shape_of(a)),)
+
+
+GETITEM = _define("getitem", _getitem, _getitem_vjp, derivatives=("1 at the indexed elements",),
+                  label=lambda attrs: f"[{_short(attrs['index'])}]", domain="index", syntax="{0}[{index}]")
+
+
+def _index_add(g: Data, index: Any, basic: bool, shape: tuple[int, ...]) -> Data:
+    grad = np.zeros(shape, dtype=np.result_type(g))
     if basic:
         grad[index] = g
     else:
-        np.add.at(grad, index, g)
-    return (grad,)
+        np.add.at(grad, index, g)  # repeated integer indices add up
+    return _scalar(grad)
+
+
+# index_add: zeros of `shape` with g added at `index`      d/dg: the upstream gradient indexed
+def _index_add_vjp(g: Any, out: Any, a: Any, index: Any, basic: bool, shape: tuple[int, ...]) -> tuple[Any]:
+    return (GETITEM.apply(g, index=index, basic=basic),)
+
+
+INDEX_ADD = _define("index_add", _index_add, _index_add_vjp, derivatives=("1 at the indexed elements",),
+                    label=lambda attrs: f"index_add[{_short(attrs['index'])}]", domain="index_add",
+                    syntax="index_add({0}, {index}, {shape})")
+
+
+# Dual functions, for writing VJPs (as autograd.numpy is): a Value in gives a node, data gives data.
+exp, log, relu, tanh, sigmoid = EXP.apply, LOG.apply, RELU.apply, TANH.apply, SIGMOID.apply
+
+
+def broadcast_to(x: Operand, shape: Sequence[int]) -> Value:
+    """``x`` repeated to ``shape`` by NumPy's broadcasting rules (its gradient sums back)."""
+    x = as_value(x)
+    shape = tuple(shape)
+    try:
+        np.broadcast_shapes(x.shape, shape)
+    except ValueError:
+        raise ValueError(f"broadcast_to: cannot broadcast shape {x.shape} to {shape}") from None
+    return BROADCAST_TO(x, shape=shape)
+
+
+def sum_to(x: Operand, shape: Sequence[int]) -> Value:
+    """``x`` summed down to ``shape``, the inverse of broadcasting (its gradient broadcasts back)."""
+    x = as_value(x)
+    shape = tuple(shape)
+    try:
+        fits = np.broadcast_shapes(shape, x.shape) == x.shape
+    except ValueError:
+        fits = False
+    if not fits:
+        raise ValueError(f"sum_to: shape {x.shape} is not a broadcast of {shape}")
+    return SUM_TO(x, shape=shape)
+
+
+def index_add(g: Operand, index: Any, shape: Sequence[int]) -> Value:
+    """Zeros of ``shape`` with ``g`` added at ``index`` (repeated indices add up): indexing's gradient."""
+    return INDEX_ADD(as_value(g), index=_snapshot(index), basic=_is_basic_index(index), shape=tuple(shape))
 
 
 def _snapshot(index: Any) -> Any:
@@ -405,25 +763,23 @@ class Value:
 
     __slots__ = (
         "__weakref__",
-        "_ctx",
+        "_attrs",
         "_grad",
         "_parents",
-        "_vjp",
+        "_primitive",
         "data",
         "name",
-        "op",
         "requires_grad",
     )
     __array_ufunc__ = None  # make `ndarray + Value` defer to Value.__radd__
 
     data: Data
-    _grad: Any
-    _parents: tuple[Value, ...]
-    _vjp: VJP | None
-    _ctx: Any
-    op: str
     name: str | None
     requires_grad: bool
+    _grad: Any
+    _parents: tuple[Value, ...]
+    _primitive: Primitive | None
+    _attrs: dict[str, Any] | None
 
     def __init__(self, data: object, name: str | None = None, requires_grad: bool = True):
         if name is not None and not isinstance(name, str):
@@ -435,10 +791,7 @@ class Value:
     def grad(self) -> Data:
         """d(root)/d(self) accumulated by `backward()`; zeros until then."""
         g = self._grad
-        if g is not None:
-            return g
-        d = self.data
-        return np.zeros_like(d) if type(d) is np.ndarray else type(d)(0)
+        return _zeros(self.data) if g is None else g
 
     @grad.setter
     def grad(self, value: object) -> None:
@@ -449,6 +802,26 @@ class Value:
         if g.shape != self.shape:
             raise ValueError(f"grad of shape {g.shape} does not match the value's shape {self.shape}")
         self._grad = g[()] if g.ndim == 0 else g
+
+    @property
+    def op(self) -> str:
+        """The name of the op that made this value (``"*"``, ``"relu"``, ...); ``""`` for a leaf."""
+        return self._primitive.name if self._primitive is not None else ""
+
+    @property
+    def primitive(self) -> Primitive | None:
+        """The `Primitive` that made this value, or None for a leaf."""
+        return self._primitive
+
+    @property
+    def inputs(self) -> tuple[Value, ...]:
+        """The values this one was computed from, in the op's order; ``()`` for a leaf."""
+        return self._parents
+
+    @property
+    def attrs(self) -> dict[str, Any]:
+        """The op's named attributes (axis, keepdims, exponent, index, ...): a copy."""
+        return dict(self._attrs or {})
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -483,15 +856,14 @@ class Value:
         return f"Value(shape={self.shape}, dtype={self.dtype}{name}, data={preview})"
 
     # ----- arithmetic ----------------------------------------------------------------------
-    # one frame per op: these methods are generated, not wrappers around a shared helper
-    __add__, __radd__ = _binary_op(operator.add, _add_vjp, "+")
-    __sub__, __rsub__ = _binary_op(operator.sub, _sub_vjp, "-")
-    __mul__, __rmul__ = _binary_op(operator.mul, _mul_vjp, "*")
-    __truediv__, __rtruediv__ = _binary_op(operator.truediv, _div_vjp, "/")
-    __matmul__, __rmatmul__ = _binary_op(operator.matmul, _matmul_vjp, "@")
+    __add__, __radd__ = _binary_method(ADD)
+    __sub__, __rsub__ = _binary_method(SUB)
+    __mul__, __rmul__ = _binary_method(MUL)
+    __truediv__, __rtruediv__ = _binary_method(DIV)
+    __matmul__, __rmatmul__ = _binary_method(MATMUL)
 
     def __neg__(self) -> Value:
-        return record(-self.data, (self,), _neg_vjp, "neg")
+        return _record(-self.data, (self,), NEG, None)
 
     def __pow__(self, exponent: float) -> Value:
         """x ** p for a number p; NumPy's rules: negative x to a fractional p is NaN, 0 to a
@@ -502,36 +874,38 @@ class Value:
                 "(gradients with respect to the exponent are not supported)"
             )
         p = exponent if type(exponent) in (int, float) else float(exponent)
-        return record(_power(self.data, p), (self,), _pow_vjp, f"**{p}", p)
+        return _record(_power(self.data, p), (self,), POW, {"exponent": p})
 
     def exp(self) -> Value:
         """e^x; beyond x = 709.78 (88.72 in float32) it overflows to inf, with NumPy's warning."""
-        return record(np.exp(self.data), (self,), _exp_vjp, "exp")
+        return _record(np.exp(self.data), (self,), EXP, None)
 
     def log(self) -> Value:
         """Natural log; log of a negative number is NaN, log 0 is -inf (NumPy's rules, with its warning)."""
-        return record(np.log(self.data), (self,), _log_vjp, "log")
+        return _record(np.log(self.data), (self,), LOG, None)
 
     def relu(self) -> Value:
         """max(x, 0); its gradient at exactly 0 is taken as 0."""
-        x = self.data
-        y = np.maximum(x, 0) if type(x) is np.ndarray else (type(x)(0) if x < 0 else x)
-        return record(y, (self,), _relu_vjp, "relu")
+        return _record(_relu(self.data), (self,), RELU, None)
+
+    def tanh(self) -> Value:
+        """tanh x = (e^2x - 1) / (e^2x + 1), in (-1, 1); d/dx = 1 - tanh^2 x."""
+        return _record(_tanh(self.data), (self,), TANH, None)
+
+    def sigmoid(self) -> Value:
+        """1 / (1 + e^-x), in (0, 1), without overflow for large |x|; d/dx = s (1 - s)."""
+        return _record(_sigmoid(self.data), (self,), SIGMOID, None)
 
     # ----- reductions and shape ----------------------------------------------------------
     def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Value:
-        data = np.sum(self.data, axis=axis, keepdims=keepdims)
-        return record(data, (self,), _sum_vjp, "sum", (axis, keepdims))
+        return _record(_sum(self.data, axis, keepdims), (self,), SUM, {"axis": axis, "keepdims": keepdims})
 
     def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Value:
-        data = np.mean(self.data, axis=axis, keepdims=keepdims)
-        count = np.size(self.data) // max(np.size(data), 1)
-        return record(data, (self,), _mean_vjp, "mean", (axis, keepdims, count))
+        return _record(_mean(self.data, axis, keepdims), (self,), MEAN, {"axis": axis, "keepdims": keepdims})
 
     def max(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Value:
         """Maximum; the gradient goes to the arg-max (split evenly between exact ties)."""
-        data = np.max(self.data, axis=axis, keepdims=keepdims)
-        return record(data, (self,), _max_vjp, "max", (axis, keepdims))
+        return _record(_max(self.data, axis, keepdims), (self,), MAX, {"axis": axis, "keepdims": keepdims})
 
     def reshape(self, *shape: int | tuple[int, ...]) -> Value:
         target = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
@@ -539,15 +913,25 @@ class Value:
             data = np.reshape(self.data, target)  # type: ignore[type-var]
         except ValueError:
             raise ValueError(f"reshape: cannot reshape shape {self.shape} into {tuple(target)}") from None
-        if data.ndim == 0:  # a scalar, held as one like every other scalar
-            data = data[()]
-        return record(data, (self,), _reshape_vjp, "reshape")
+        return _record(_scalar(data), (self,), RESHAPE, {"shape": data.shape})
 
     @property
     def T(self) -> Value:
         """The transpose (axes reversed); a scalar is its own transpose."""
-        data = self.data
-        return record(np.transpose(data) if type(data) is np.ndarray else data, (self,), _transpose_vjp, "T")
+        return _record(_transpose(self.data), (self,), TRANSPOSE, {"axes": None})
+
+    def transpose(self, *axes: int) -> Value:
+        """The axes permuted as ``axes`` says (NumPy's ``transpose``); no axes reverses them."""
+        order = axes[0] if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
+        if not order:
+            return self.T
+        try:
+            data = np.transpose(self.data, order)
+        except (ValueError, TypeError) as err:
+            raise ValueError(
+                f"transpose: axes {tuple(order)} do not fit shape {self.shape} ({err})"
+            ) from None
+        return _record(data, (self,), TRANSPOSE, {"axes": tuple(int(a) % self.ndim for a in order)})
 
     def __getitem__(self, index: Any) -> Value:
         if isinstance(index, Value) or (type(index) is tuple and any(isinstance(i, Value) for i in index)):
@@ -559,7 +943,8 @@ class Value:
                 f"indexing: index {index!r} is not valid for shape {self.shape} ({err})"
             ) from None
         basic = _is_basic_index(index)
-        return record(data, (self,), _getitem_vjp, "getitem", (index if basic else _snapshot(index), basic))
+        attrs = {"index": index if basic else _snapshot(index), "basic": basic}
+        return _record(_scalar(data), (self,), GETITEM, attrs)
 
     def __iter__(self) -> Iterator[Value]:
         if type(self.data) is not np.ndarray:
@@ -567,66 +952,29 @@ class Value:
         return (self[i] for i in range(self.shape[0]))
 
     # ----- reverse mode --------------------------------------------------------------------
-    def backward(self, gradient: object = None) -> None:
+    def backward(self, gradient: object = None, *, on_step: StepHook | None = None) -> None:
         """Add d(self)/d(node) to ``node.grad`` for every node of the graph behind ``self``.
 
         ``gradient`` is the upstream gradient (required unless ``self`` is a scalar). Like
         PyTorch, a second call accumulates: gradients add up until `zero_grad()`.
+        ``on_step(node, upstream, added)``, if given, is called after each node is processed, in
+        the engine's order: ``added`` holds what went into each input's ``.grad`` (None where
+        nothing did), and every ``.grad`` already includes it (`tinygrad_iris.steps` uses it).
         """
         if not self.requires_grad:
             raise RuntimeError(
                 "backward(): this value does not require a gradient (it was made under "
                 "no_grad(), from constants only, or by detach())"
             )
-        if gradient is None:
-            if type(self.data) is np.ndarray:  # anything else is a (NumPy) scalar
-                raise ValueError(
-                    f"backward(): the value has shape {self.shape}; pass gradient= an array of "
-                    "that shape, or reduce it to a scalar first (e.g. .sum())"
-                )
-            seed = _seed(self.data)
-        else:
-            seed = np.array(gradient, dtype=self.dtype)  # a copy: the caller keeps theirs
-            if seed.shape != self.shape:
-                raise ValueError(
-                    f"backward(): gradient of shape {seed.shape} does not match the value's "
-                    f"shape {self.shape}"
-                )
-            seed = seed[()] if seed.ndim == 0 else seed
+        seed = _seed(self, gradient, "backward()", "gradient")
         if not self._parents:  # a leaf: d self/d self is the seed itself
             self._grad = seed if self._grad is None else self._grad + seed
             return
         earlier: list[tuple[Value, Any]] = []
-        anomaly = _state.anomaly
-        ndarray = np.ndarray  # a local: this loop runs once per edge of the graph
         try:
             order = _inner_nodes(self, earlier)
             self._grad = seed
-            if anomaly and not np.all(np.isfinite(seed)):
-                raise FloatingPointError("anomaly: the gradient passed to backward() is not finite")
-            for node in reversed(order):  # every node after all of its consumers
-                g = node._grad
-                try:
-                    grads = node._vjp(g, node)  # type: ignore[misc]
-                except ZeroDivisionError:  # a plain-float zero divisor: NumPy semantics instead
-                    grads = node._vjp(np.float64(g), node)  # type: ignore[misc]
-                if anomaly:
-                    _anomaly_check_backward(node, grads)
-                for parent, pg in zip(node._parents, grads):
-                    if parent.requires_grad:
-                        if type(pg) is ndarray:
-                            pd = parent.data
-                            if type(pd) is not ndarray or pd.shape != pg.shape or pd.dtype is not pg.dtype:
-                                pg = _unbroadcast(pg, _shape(pd), parent.dtype, node.op)
-                            elif not parent._parents:  # a leaf's .grad is the user's: its own array
-                                pg = pg.copy()
-                        current = parent._grad
-                        if current is None:
-                            parent._grad = pg
-                        else:
-                            parent._grad = current + pg
-                            if anomaly:
-                                _anomaly_check_sum(parent)
+            _backprop(order, False, on_step)
             for node, grad in earlier:
                 node._grad = grad + node._grad
         except BaseException:  # an anomaly or Ctrl-C half-way: leave every .grad as it was
@@ -637,20 +985,59 @@ class Value:
 
     def zero_grad(self) -> None:
         """Reset ``.grad`` of every node in the graph behind this value (itself included)."""
-        for node in _count_consumers(self):
+        for node in toposort(self):
             node._grad = None
 
 
+StepHook = Callable[[Value, Any, tuple[Any, ...]], None]
+
+
+def _seed(root: Value, gradient: object, caller: str, argument: str) -> Data:
+    """The upstream gradient of ``root``: ones for a scalar, else ``gradient`` checked and copied."""
+    if gradient is None:
+        if type(root.data) is np.ndarray:  # anything else is a (NumPy) scalar
+            raise ValueError(
+                f"{caller}: the output has shape {root.shape}; pass {argument}= an array of "
+                "that shape, or reduce it to a scalar first (e.g. .sum())"
+            )
+        return _ones(root.data)
+    if type(gradient) is Value:
+        gradient = gradient.data
+    seed = np.array(gradient, dtype=root.dtype)  # a copy: the caller keeps theirs
+    if seed.shape != root.shape:
+        raise ValueError(
+            f"{caller}: {argument} of shape {seed.shape} does not match the output's shape {root.shape}"
+        )
+    if _state.anomaly and not np.all(np.isfinite(seed)):
+        raise FloatingPointError(f"anomaly: the gradient passed to {caller} is not finite")
+    return seed[()] if seed.ndim == 0 else seed
+
+
 _EMIT = object()  # on the traversal stack: the node below it has all its inputs ordered
+_NO_ATTRS: dict[str, Any] = {}
+
+
+def toposort(root: Value, *, leaves: bool = True) -> list[Value]:
+    """Every node behind ``root`` (itself included), each after all of its inputs.
+
+    Iterative depth-first post-order, inputs visited in the order the op took them, so the same
+    graph always gives the same order and graphs of any depth work. ``leaves=False`` leaves out
+    the nodes no op made. This is the one walk over graphs: backward, zero_grad, grad, the
+    renderer, the step recorder and the fuzzer all use it.
+    """
+    return _walk(root, leaves, None)
 
 
 def _inner_nodes(root: Value, earlier: list[tuple[Value, Any]]) -> list[Value]:
-    """The recorded (non-leaf) nodes behind ``root``, each after all of its inputs.
+    """The recorded nodes behind ``root``, ordered; the gradients already on the graph taken off.
 
-    Iterative depth-first post-order (no recursion), so graphs of any depth work. Gradients
-    already on the graph's nodes, leaves included, are taken off and returned: the pass computes
-    fresh ones and adds them back at the end, or restores them if the pass fails half-way.
+    They are returned in ``earlier``: the pass computes fresh ones and adds them back at the
+    end, or restores them if it fails half-way.
     """
+    return _walk(root, False, earlier)
+
+
+def _walk(root: Value, leaves: bool, stash: list[tuple[Value, Any]] | None) -> list[Value]:
     order: list[Value] = []
     visited: set[Value] = set()
     stack: list[Any] = [root]
@@ -661,36 +1048,150 @@ def _inner_nodes(root: Value, earlier: list[tuple[Value, Any]]) -> list[Value]:
             emit(pop())
         elif node not in visited:
             visit(node)
-            if node._grad is not None:
-                earlier.append((node, node._grad))
+            if stash is not None and node._grad is not None:
+                stash.append((node, node._grad))
                 node._grad = None
+            parents = node._parents
+            if not parents:
+                if leaves:
+                    emit(node)
+                continue
             push(node)
             push(_EMIT)
-            for parent in node._parents:
-                if parent._parents:
+            for parent in reversed(parents):
+                if parent._parents or leaves:
                     if parent not in visited:
                         push(parent)
-                elif parent._grad is not None and parent.requires_grad:
-                    earlier.append((parent, parent._grad))
+                elif stash is not None and parent._grad is not None and parent.requires_grad:
+                    stash.append((parent, parent._grad))
                     parent._grad = None
     return order
 
 
-def _count_consumers(root: Value) -> dict[Value, int]:
-    """Every node that requires grad behind ``root``, with how many of its uses lie on the graph.
+def _backprop(order: list[Value], create_graph: bool, on_step: StepHook | None) -> None:
+    """The reverse pass over ``order`` (the root last, its ``_grad`` seeded): each node's VJP,
+    broadcasting undone, the parts of a reused node's gradient added up. On data, or, with
+    ``create_graph``, on the graph's own nodes, so that every step is itself recorded."""
+    anomaly = _state.anomaly
+    ndarray = np.ndarray  # a local: this loop runs once per edge of the graph
+    for node in reversed(order):
+        g = node._grad
+        parents = node._parents
+        vjp: Any = node._primitive.vjp  # type: ignore[union-attr]
+        attrs = node._attrs or _NO_ATTRS
+        out: Any
+        args: Sequence[Any]
+        if create_graph:
+            out, args = node, parents
+        else:
+            out, args = node.data, [p.data for p in parents]
+        grads: Any
+        if type(vjp) is tuple:  # one VJP per input: only the inputs that need it
+            grads = [f(g, out, *args, **attrs) if p.requires_grad else None for f, p in zip(vjp, parents)]
+        else:
+            try:
+                grads = vjp(g, out, *args, **attrs)
+            except ZeroDivisionError:  # a plain-float zero divisor: NumPy semantics instead
+                grads = vjp(np.float64(g), out, *args, **attrs)
+        if anomaly:
+            _anomaly_check_backward(node, grads)
+        added: list[Any] | None = [] if on_step is not None else None
+        for parent, pg in zip(parents, grads):
+            if pg is None or not parent.requires_grad:
+                if added is not None:
+                    added.append(None)
+                continue
+            if create_graph:
+                if type(pg) is not Value:
+                    pg = as_value(pg)
+                if pg.shape != parent.shape:
+                    pg = SUM_TO(pg, shape=parent.shape)
+            elif type(pg) is ndarray:
+                pd = parent.data
+                if type(pd) is not ndarray or pd.shape != pg.shape or pd.dtype is not pg.dtype:
+                    pg = _unbroadcast(pg, _shape(pd), parent.dtype, node.op)
+                elif not parent._parents:  # a leaf's .grad is the user's: its own array
+                    pg = pg.copy()
+            current = parent._grad
+            if current is None:
+                parent._grad = pg
+            else:
+                parent._grad = current + pg
+                if anomaly:
+                    _anomaly_check_sum(parent)
+            if added is not None:
+                added.append(pg)
+        if on_step is not None:
+            on_step(node, g, tuple(added))  # type: ignore[arg-type]
 
-    Iterative (no recursion), in first-visit order, so graphs of any depth work.
+
+def _as_list(x: Any, what: str) -> list[Value]:
+    items = [x] if isinstance(x, Value) else list(x) if isinstance(x, (list, tuple)) else None
+    if items is None or not items:
+        raise TypeError(
+            f"grad(): {what} must be a Value or a non-empty list of Values, got {type(x).__name__}"
+        )
+    for k, item in enumerate(items):
+        if not isinstance(item, Value):
+            raise TypeError(f"grad(): {what}[{k}] must be a Value, got {type(item).__name__}")
+    return items
+
+
+def grad(
+    outputs: Value | Sequence[Value],
+    inputs: Value | Sequence[Value],
+    grad_outputs: Any = None,
+    create_graph: bool = False,
+) -> tuple[Value, ...]:
+    """d(outputs)/d(inputs), one `Value` per input, as ``torch.autograd.grad``; no ``.grad`` changes.
+
+    ``grad_outputs`` is the upstream gradient of each output (needed for non-scalar outputs; by
+    default ones for a scalar): the result is sum_k d<grad_outputs_k, outputs_k>/d input. An input
+    the outputs do not depend on gets zeros of its shape (as in JAX). With ``create_graph=True``
+    the backward pass is itself recorded, so the results differentiate again, to any order:
+    ``grad(grad(f(x), x, create_graph=True)[0], x)`` is f''(x) for a scalar x.
     """
-    counts = {root: 0}
-    stack = [root]
-    while stack:
-        for parent in stack.pop()._parents:
-            if parent in counts:
-                counts[parent] += 1
-            elif parent.requires_grad:
-                counts[parent] = 1
-                stack.append(parent)
-    return counts
+    outs = _as_list(outputs, "outputs")
+    ins = _as_list(inputs, "inputs")
+    if grad_outputs is None:
+        upstream: list[Any] = [None] * len(outs)
+    else:
+        upstream = [grad_outputs] if isinstance(outputs, Value) else list(grad_outputs)
+        if len(upstream) != len(outs):
+            raise ValueError(f"grad(): {len(outs)} output(s) but {len(upstream)} grad_outputs")
+    results: list[Any] = [None] * len(ins)
+    for k, (out, u) in enumerate(zip(outs, upstream)):
+        which = "grad_outputs" if len(outs) == 1 else f"grad_outputs[{k}]"
+        seed: Any = _seed(out, u, "grad()", which)
+        if create_graph:
+            seed = u if type(u) is Value and u.shape == out.shape else as_value(seed)
+        if out.requires_grad:
+            for i, g in enumerate(_gradients(out, seed, ins, create_graph)):
+                if g is not None:
+                    results[i] = g if results[i] is None else results[i] + g
+    return tuple(
+        (g if type(g) is Value else as_value(g)) if g is not None else as_value(_zeros(x.data))
+        for g, x in zip(results, ins)
+    )
+
+
+def _gradients(root: Value, seed: Any, inputs: list[Value], create_graph: bool) -> list[Any]:
+    """One reverse pass from ``root``; the inputs' gradients (None: not reached). Every ``.grad``
+    on the graph is the same afterwards as before."""
+    earlier: list[tuple[Value, Any]] = []
+    order = _inner_nodes(root, earlier)
+    reached = {root, *order}
+    for node in order:
+        reached.update(p for p in node._parents if p.requires_grad)
+    try:
+        root._grad = seed
+        _backprop(order, create_graph, None)
+        return [x._grad if x in reached else None for x in inputs]
+    finally:
+        for node in reached:
+            node._grad = None
+        for node, g in earlier:
+            node._grad = g
 
 
 # ----- anomaly mode (active only inside detect_anomaly()) ----------------------------------------
@@ -708,20 +1209,28 @@ def _user_frame() -> str:
     return f"{frame.f_code.co_filename}:{frame.f_lineno}"
 
 
+def _op_label(node: Value) -> str:
+    """The op as error messages name it: its name, with its attributes where its label shows them."""
+    primitive = node._primitive
+    if primitive is None:
+        return "leaf"
+    return primitive.name if isinstance(primitive.label, str) else primitive.describe(node._attrs)
+
+
 def _anomaly_check_forward(out: Value, parents: tuple[Value, ...]) -> None:
     site = _user_frame()
     _created_at[out] = site
     if not np.all(np.isfinite(out.data)):
         shapes = ", ".join(str(p.shape) for p in parents)
         raise FloatingPointError(
-            f"anomaly: op '{out.op}' on inputs of shapes {shapes} produced a non-finite "
+            f"anomaly: op '{_op_label(out)}' on inputs of shapes {shapes} produced a non-finite "
             f"value; the node was created at {site}"
         )
 
 
 def _anomaly_check_sum(node: Value) -> None:
     """The gradient of ``node`` just grew by one more part: did the sum overflow?"""
-    if not np.all(np.isfinite(node._grad)):
+    if not np.all(np.isfinite(_data(node._grad))):
         if not node._parents:
             what = f"leaf {node.name}" if node.name else "a leaf"
             raise FloatingPointError(
@@ -729,17 +1238,17 @@ def _anomaly_check_sum(node: Value) -> None:
             )
         site = _created_at.get(node, "<created outside detect_anomaly()>")
         raise FloatingPointError(
-            f"anomaly: the gradients reaching the output of op '{node.op}' (shape {node.shape}) "
+            f"anomaly: the gradients reaching the output of op '{_op_label(node)}' (shape {node.shape}) "
             f"overflowed when added up; the node was created at {site}"
         )
 
 
 def _anomaly_check_backward(node: Value, grads: Sequence[Any]) -> None:
     for pg in grads:
-        if pg is not None and not np.all(np.isfinite(pg)):
+        if pg is not None and not np.all(np.isfinite(_data(pg))):
             shapes = ", ".join(str(p.shape) for p in node._parents)
             site = _created_at.get(node, "<created outside detect_anomaly()>")
             raise FloatingPointError(
-                f"anomaly: the backward of op '{node.op}' (inputs of shapes {shapes}) produced "
+                f"anomaly: the backward of op '{_op_label(node)}' (inputs of shapes {shapes}) produced "
                 f"a non-finite gradient; the node was created at {site}"
             )

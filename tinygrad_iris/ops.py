@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .engine import Operand, Value, _shape, as_value, record
+from .engine import Operand, Value, _define, _shape, _shape_of, as_value
 
 __all__ = ["SOFTMAX_DENOMINATOR", "cross_entropy", "log_softmax", "nll_loss", "softmax", "stack"]
 
@@ -21,9 +21,18 @@ SOFTMAX_DENOMINATOR = "softmax denominator"
 _REDUCTIONS = ("mean", "sum", "none")
 
 
+def _stack(*arrays: Any, axis: int) -> Any:
+    return np.stack(arrays, axis=axis)
+
+
 # stack: out[..., i, ...] = values[i]      d/d values[i] = g[..., i, ...]
-def _stack_vjp(g: Any, out: Value) -> tuple[Any, ...]:
-    return tuple(np.moveaxis(g, out._ctx, 0))
+def _stack_vjp(g: Any, out: Any, *inputs: Any, axis: int) -> tuple[Any, ...]:
+    before: tuple[Any, ...] = (slice(None),) * axis
+    return tuple(g[before + (i,)] for i in range(len(inputs)))  # noqa: RUF005 (Python 3.10)
+
+
+STACK = _define("stack", _stack, _stack_vjp, derivatives=("1 at its slice",), domain="stack",
+                syntax="stack([{inputs}], {attrs})")
 
 
 def stack(values: Sequence[Operand], axis: int = 0) -> Value:
@@ -36,7 +45,7 @@ def stack(values: Sequence[Operand], axis: int = 0) -> Value:
     except ValueError as err:
         shapes = ", ".join(str(v.shape) for v in parents)
         raise ValueError(f"stack: cannot stack shapes {shapes} on axis {axis} ({err})") from None
-    return record(data, parents, _stack_vjp, "stack", axis)
+    return STACK(*parents, axis=axis % data.ndim)
 
 
 def _shift(x: Value, axis: int) -> Value:
@@ -118,33 +127,88 @@ def nll_loss(log_probs: Value, targets: object, reduction: str = "mean") -> Valu
     return _reduce(-picked, reduction)
 
 
+def _ce_rows(x: np.ndarray) -> np.ndarray:
+    return x.reshape(1, -1) if x.ndim == 1 else x
+
+
+def _ce_forward(x: np.ndarray, targets: np.ndarray, reduction: str) -> tuple[Any, np.ndarray]:
+    """The loss (reduced) and the softmax probabilities, which its backward needs."""
+    rows = _ce_rows(x)
+    shifted = rows - rows.max(axis=1, keepdims=True)
+    e = np.exp(shifted)
+    total = e.sum(axis=1, keepdims=True)
+    losses = np.log(total[:, 0]) - shifted[np.arange(len(rows)), targets]
+    if reduction == "none":
+        data: Any = losses if x.ndim == 2 else losses[0]
+    else:
+        data = losses.sum() / len(rows) if reduction == "mean" else losses.sum()
+    return data, e / total
+
+
+def _row_weights(g: Any, reduction: str, rows: int) -> Any:
+    """The upstream gradient of each row's loss: g per row (as a column), or g / rows for "mean"."""
+    if reduction == "none":
+        return g[:, None] if len(_shape_of(g)) == 1 else g
+    return g * (1.0 / rows) if reduction == "mean" else g
+
+
+def _onehot(shape: tuple[int, ...], targets: np.ndarray) -> np.ndarray:
+    onehot = np.zeros(shape)
+    _ce_rows(onehot)[np.arange(len(targets)), targets] = 1.0
+    return onehot
+
+
+# cross-entropy's gradient: (softmax(x) - onehot(t)) weighted by each row's upstream gradient
+def _ce_grad(x: Any, g: Any, targets: np.ndarray, reduction: str, probs: Any = None) -> Any:
+    grad = _softmax_data(x) if probs is None else probs.reshape(np.shape(x)).copy()
+    _ce_rows(grad)[np.arange(len(targets)), targets] -= 1
+    grad *= _row_weights(g, reduction, len(targets))
+    return grad
+
+
+def _softmax_data(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+# its VJP, for second and higher derivatives: with p = softmax(x), w the row weights, G upstream,
+#   d/dx = w * p * (G - <G, p>),   d/dg = <G, p - onehot> (per row, or summed and scaled as the loss)
+def _ce_grad_vjp(G: Any, out: Any, x: Any, g: Any, targets: np.ndarray, reduction: str,
+                 probs: Any = None) -> tuple[Any, Any]:
+    p = softmax(x) if isinstance(x, Value) else _softmax_data(x)
+    dx = _row_weights(g, reduction, len(targets)) * p * (G - (G * p).sum(axis=-1, keepdims=True))
+    per_row = (G * (p - _onehot(_shape_of(x), targets))).sum(axis=-1)
+    if reduction == "none":
+        return dx, per_row
+    return dx, per_row.sum() * (1.0 / len(targets) if reduction == "mean" else 1.0)
+
+
+CE_GRAD = _define("cross_entropy_grad", _ce_grad, _ce_grad_vjp, derivatives=("w * dsoftmax", "p - onehot"),
+                  domain="cross_entropy_grad", syntax="cross_entropy_grad({0}, {1}, {attrs})")
+
+
 # fused cross-entropy: loss = logsumexp(x) - x[t]     d/dx = softmax(x) - onehot(t)
-def _cross_entropy_vjp(g: Any, out: Value) -> tuple[Any]:
-    exps, totals, rows, t, scale, shape = out._ctx
-    grad = exps / totals
-    grad[rows, t] -= 1
-    grad *= g[:, None] if type(g) is np.ndarray else g * scale
-    return (grad.reshape(shape),)
+def _cross_entropy_vjp(g: Any, out: Any, x: Any, targets: np.ndarray, reduction: str,
+                       probs: Any = None) -> tuple[Any]:
+    if isinstance(x, Value):  # recording the backward: the gradient is a node, differentiable again
+        return (CE_GRAD(x, g, targets=targets, reduction=reduction),)
+    return (_ce_grad(x, g, targets, reduction, probs),)
+
+
+CROSS_ENTROPY = _define(
+    "cross_entropy", lambda x, targets, reduction, probs=None: _ce_forward(x, targets, reduction)[0],
+    _cross_entropy_vjp, derivatives=("softmax(a) - onehot(t)",), domain="cross_entropy",
+    syntax="cross_entropy({0}, {targets}, reduction={reduction})",
+)
 
 
 def cross_entropy(logits: Value, targets: object, reduction: str = "mean") -> Value:
     """Softmax cross-entropy of logits (rows, classes) against integer targets (rows,).
 
     loss_r = -log softmax(logits_r)[targets_r]; ``reduction`` is "mean", "sum" or "none".
-    One fused node: same values and gradients as ``nll_loss(log_softmax(logits), targets)``.
+    One fused node: same values and gradients as ``nll_loss(log_softmax(logits), targets)``,
+    and differentiable again (its gradient is the op ``cross_entropy_grad``).
     """
-    rows, t = _rows_and_targets(logits, targets, reduction, "cross_entropy")
-    x = logits.data
-    if x.ndim == 1:
-        x = x.reshape(1, -1)
-    shifted = x - x.max(axis=1, keepdims=True)
-    e = np.exp(shifted)
-    total = e.sum(axis=1, keepdims=True)
-    losses = np.log(total[:, 0]) - shifted[rows, t]
-    if reduction == "none":
-        data: Any = losses if logits.data.ndim == 2 else losses[0]
-    else:
-        data = losses.sum() / len(rows) if reduction == "mean" else losses.sum()
-    scale = 1.0 / len(rows) if reduction == "mean" else 1.0
-    ctx = (e, total, rows, t, scale, logits.data.shape)
-    return record(data, (logits,), _cross_entropy_vjp, "cross_entropy", ctx)
+    _, t = _rows_and_targets(logits, targets, reduction, "cross_entropy")
+    data, probs = _ce_forward(logits.data, t, reduction)
+    return CROSS_ENTROPY.record(data, (logits,), targets=t, reduction=reduction, probs=probs)

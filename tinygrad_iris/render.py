@@ -24,7 +24,7 @@ from typing import Any
 import graphviz
 import numpy as np
 
-from .engine import Value
+from .engine import Value, toposort
 from .ops import SOFTMAX_DENOMINATOR
 
 __all__ = [
@@ -55,7 +55,6 @@ _DENOMINATOR_FILL, _DENOMINATOR_LINE = "#d6e6f5", "#2f6ea8"
 _OPERATION_LINE = "#777777"
 _EDGE = "#8c8c8c"
 _RANKDIRS = ("LR", "RL", "TB", "BT")
-_OP_SYMBOLS = {"*": "×", "-": "−", "/": "÷", "neg": "−x"}
 
 
 class GraphvizNotFoundError(RuntimeError):
@@ -65,30 +64,18 @@ class GraphvizNotFoundError(RuntimeError):
 def graph_nodes(root: Value, *, max_nodes: int | None = None) -> list[Value]:
     """Every value behind ``root``, inputs before outputs; `draw_graph` names the i-th ``n{i}``.
 
-    Iterative depth-first post-order over each node's inputs, in the order the op took them, so
-    the same graph always gives the same order. Raises ValueError past ``max_nodes`` values.
+    The engine's `toposort` (inputs in the order the op took them), so the same graph always
+    gives the same order. Raises ValueError past ``max_nodes`` values.
     """
     if not isinstance(root, Value):
         raise TypeError(f"graph_nodes: root must be a Value, got {type(root).__name__}")
-    order: list[Value] = []
-    seen = {root}
-    stack = [(root, iter(root._parents))]
-    while stack:
-        node, inputs = stack[-1]
-        for parent in inputs:
-            if parent not in seen:
-                seen.add(parent)
-                if max_nodes is not None and len(seen) > max_nodes:
-                    raise ValueError(
-                        f"draw_graph: the graph behind root has more than {max_nodes} values, too "
-                        "large to draw legibly; draw a part of it by passing an intermediate value "
-                        "as root, or raise max_nodes="
-                    )
-                stack.append((parent, iter(parent._parents)))
-                break
-        else:
-            stack.pop()
-            order.append(node)
+    order = toposort(root)
+    if max_nodes is not None and len(order) > max_nodes:
+        raise ValueError(
+            f"draw_graph: the graph behind root has more than {max_nodes} values, too "
+            "large to draw legibly; draw a part of it by passing an intermediate value "
+            "as root, or raise max_nodes="
+        )
     return order
 
 
@@ -276,13 +263,8 @@ def _node_attributes(node: Value, highlighted: bool) -> dict[str, str]:
 
 
 def _describe_op(node: Value) -> str:
-    op, ctx = node.op, node._ctx
-    argument = ctx[0] if isinstance(ctx, tuple) and ctx else None  # the index, or the reduced axis
-    if op == "getitem" and argument is not None:
-        return f"[{_short(argument)}]"
-    if op in ("sum", "mean", "max") and argument is not None:
-        return f"{op}(axis={argument})"
-    return _OP_SYMBOLS.get(op, op)
+    primitive = node.primitive
+    return primitive.describe(node.attrs) if primitive is not None else node.op
 
 
 def _format_data(data: Any) -> str:
