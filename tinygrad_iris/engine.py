@@ -251,7 +251,7 @@ class Primitive:
     (constants are wrapped), and `Primitive.apply` computes plain data when none is.
     """
 
-    __slots__ = ("derivatives", "domain", "forward", "label", "name", "syntax", "vjp")
+    __slots__ = ("_plain_vjp", "_vjp", "derivatives", "domain", "forward", "label", "name", "syntax")
 
     def __init__(
         self,
@@ -278,6 +278,16 @@ class Primitive:
 
     def __repr__(self) -> str:
         return f"Primitive({self.name!r})"
+
+    @property
+    def vjp(self) -> Any:
+        """The VJP: one function for all inputs, or a tuple of one function per input."""
+        return self._vjp
+
+    @vjp.setter
+    def vjp(self, vjp: Any) -> None:
+        self._vjp = vjp
+        self._plain_vjp = None if type(vjp) is tuple else vjp  # what the backward loop calls inline
 
     def describe(self, attrs: dict[str, Any] | None) -> str:
         """The label of a node made by this op with these attributes (e.g. ``**2``, ``sum(axis=0)``)."""
@@ -326,6 +336,7 @@ def _record(
                 out._parents = parents
                 out._primitive = primitive
                 out._attrs = attrs
+                out._vjp = primitive._plain_vjp if attrs is None else None
                 if not plain:  # recording with anomaly mode on
                     _anomaly_check_forward(out, parents)
                 return out
@@ -333,6 +344,7 @@ def _record(
     out._parents = ()
     out._primitive = None
     out._attrs = None
+    out._vjp = None
     if not plain and _state.anomaly:
         out._primitive, out._attrs = primitive, attrs  # named in the error, then dropped
         _anomaly_check_forward(out, parents)
@@ -356,6 +368,7 @@ def _init_leaf(leaf: Value, data: Data, name: str | None, requires_grad: bool) -
     leaf._parents = ()
     leaf._primitive = None
     leaf._attrs = None
+    leaf._vjp = None
     leaf.name = name
     leaf.requires_grad = requires_grad
 
@@ -447,38 +460,25 @@ DIV = _define("/", operator.truediv, _div_vjp, derivatives=("1/b", "-out/b"), la
               syntax="{0} / {1}")
 
 
-def _swap_last(x: Any) -> Any:
-    """The last two axes swapped (a batched matrix transpose)."""
-    axes = list(range(len(_shape_of(x))))
-    axes[-2:] = axes[-1], axes[-2]
-    return TRANSPOSE.apply(x, axes=tuple(axes))
-
-
 # matmul: a @ b (1-D operands act as a row / column vector, batch dims broadcast)
 # One VJP per input, so the engine computes only the products an input needs (data @ weights
-# needs none for the data).
+# needs none for the data). ``swapaxes`` works on arrays and Values alike.
 def _matmul_vjp_a(g: Any, out: Any, a: Any, b: Any) -> Any:
     """d/da: g @ b^T."""
-    da, db = len(_shape_of(a)), len(_shape_of(b))
-    if da == 1 and db == 1:
-        return g * b
-    if da == 1:  # (k) @ (..., k, n) -> (..., n)
+    if b.ndim == 1:  # (..., m, k) @ (k) -> (..., m), or (k) @ (k)
+        return g * b if a.ndim == 1 else g[..., None] * b
+    if a.ndim == 1:  # (k) @ (..., k, n) -> (..., n)
         return (b @ g[..., None])[..., 0]
-    if db == 1:  # (..., m, k) @ (k) -> (..., m)
-        return g[..., None] * b
-    return g @ _swap_last(b)
+    return g @ b.swapaxes(-1, -2)
 
 
 def _matmul_vjp_b(g: Any, out: Any, a: Any, b: Any) -> Any:
     """d/db: a^T @ g."""
-    da, db = len(_shape_of(a)), len(_shape_of(b))
-    if da == 1 and db == 1:
-        return g * a
-    if da == 1:
-        return a[:, None] * g[..., None, :]
-    if db == 1:
-        return (_swap_last(a) @ g[..., None])[..., 0]
-    return _swap_last(a) @ g
+    if a.ndim == 1:
+        return g * a if b.ndim == 1 else a[:, None] * g[..., None, :]
+    if b.ndim == 1:
+        return (a.swapaxes(-1, -2) @ g[..., None])[..., 0]
+    return a.swapaxes(-1, -2) @ g
 
 
 MATMUL = _define("@", operator.matmul, (_matmul_vjp_a, _matmul_vjp_b), derivatives=("g @ b.T", "a.T @ g"),
@@ -530,7 +530,7 @@ def _relu(x: Data) -> Data:
 
 # relu: max(a, 0)       d/da = [a > 0]  (0 at the kink a = 0, as in PyTorch); the mask is a constant
 def _relu_vjp(g: Any, out: Any, a: Any) -> tuple[Any]:
-    return (g * (_data(a) > 0),)
+    return (g * ((a.data if type(a) is Value else a) > 0),)
 
 
 RELU = _define("relu", _relu, _relu_vjp, derivatives=("1 if a > 0 else 0",), domain="kink_free",
@@ -562,6 +562,12 @@ def _sigmoid_vjp(g: Any, out: Any, a: Any) -> tuple[Any]:
 
 SIGMOID = _define("sigmoid", _sigmoid, _sigmoid_vjp, derivatives=("out * (1 - out)",), domain="unary",
                   syntax="{0}.sigmoid()")
+
+
+def _reduction_attrs(axis: Any, keepdims: bool) -> dict[str, Any] | None:
+    """A reduction's attributes; None at the defaults (all axes, dropped), which the backward
+    loop then calls inline."""
+    return None if axis is None and not keepdims else {"axis": axis, "keepdims": keepdims}
 
 
 def _reduction_label(name: str) -> Callable[[dict[str, Any]], str]:
@@ -767,6 +773,7 @@ class Value:
         "_grad",
         "_parents",
         "_primitive",
+        "_vjp",
         "data",
         "name",
         "requires_grad",
@@ -780,6 +787,7 @@ class Value:
     _parents: tuple[Value, ...]
     _primitive: Primitive | None
     _attrs: dict[str, Any] | None
+    _vjp: Callable[..., Sequence[Any]] | None  # the VJP the backward loop calls inline, if any
 
     def __init__(self, data: object, name: str | None = None, requires_grad: bool = True):
         if name is not None and not isinstance(name, str):
@@ -886,7 +894,9 @@ class Value:
 
     def relu(self) -> Value:
         """max(x, 0); its gradient at exactly 0 is taken as 0."""
-        return _record(_relu(self.data), (self,), RELU, None)
+        x = self.data
+        y = np.maximum(x, 0) if type(x) is np.ndarray else (type(x)(0) if x < 0 else x)  # = _relu, inline
+        return _record(y, (self,), RELU, None)
 
     def tanh(self) -> Value:
         """tanh x = (e^2x - 1) / (e^2x + 1), in (-1, 1); d/dx = 1 - tanh^2 x."""
@@ -898,14 +908,14 @@ class Value:
 
     # ----- reductions and shape ----------------------------------------------------------
     def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Value:
-        return _record(_sum(self.data, axis, keepdims), (self,), SUM, {"axis": axis, "keepdims": keepdims})
+        return _record(_sum(self.data, axis, keepdims), (self,), SUM, _reduction_attrs(axis, keepdims))
 
     def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Value:
-        return _record(_mean(self.data, axis, keepdims), (self,), MEAN, {"axis": axis, "keepdims": keepdims})
+        return _record(_mean(self.data, axis, keepdims), (self,), MEAN, _reduction_attrs(axis, keepdims))
 
     def max(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Value:
         """Maximum; the gradient goes to the arg-max (split evenly between exact ties)."""
-        return _record(_max(self.data, axis, keepdims), (self,), MAX, {"axis": axis, "keepdims": keepdims})
+        return _record(_max(self.data, axis, keepdims), (self,), MAX, _reduction_attrs(axis, keepdims))
 
     def reshape(self, *shape: int | tuple[int, ...]) -> Value:
         target = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
@@ -932,6 +942,12 @@ class Value:
                 f"transpose: axes {tuple(order)} do not fit shape {self.shape} ({err})"
             ) from None
         return _record(data, (self,), TRANSPOSE, {"axes": tuple(int(a) % self.ndim for a in order)})
+
+    def swapaxes(self, axis1: int, axis2: int) -> Value:
+        """Two axes exchanged (NumPy's ``swapaxes``)."""
+        axes = list(range(self.ndim))
+        axes[axis1], axes[axis2] = axes[axis2], axes[axis1]
+        return self.transpose(*axes)
 
     def __getitem__(self, index: Any) -> Value:
         if isinstance(index, Value) or (type(index) is tuple and any(isinstance(i, Value) for i in index)):
@@ -1017,15 +1033,14 @@ _EMIT = object()  # on the traversal stack: the node below it has all its inputs
 _NO_ATTRS: dict[str, Any] = {}
 
 
-def toposort(root: Value, *, leaves: bool = True) -> list[Value]:
+def toposort(root: Value) -> list[Value]:
     """Every node behind ``root`` (itself included), each after all of its inputs.
 
     Iterative depth-first post-order, inputs visited in the order the op took them, so the same
-    graph always gives the same order and graphs of any depth work. ``leaves=False`` leaves out
-    the nodes no op made. This is the one walk over graphs: backward, zero_grad, grad, the
-    renderer, the step recorder and the fuzzer all use it.
+    graph always gives the same order and graphs of any depth work. This is the one walk over
+    graphs: backward, zero_grad, grad, the renderer, the step recorder and the fuzzer all use it.
     """
-    return _walk(root, leaves, None)
+    return _walk(root, True, [])
 
 
 def _inner_nodes(root: Value, earlier: list[tuple[Value, Any]]) -> list[Value]:
@@ -1037,7 +1052,9 @@ def _inner_nodes(root: Value, earlier: list[tuple[Value, Any]]) -> list[Value]:
     return _walk(root, False, earlier)
 
 
-def _walk(root: Value, leaves: bool, stash: list[tuple[Value, Any]] | None) -> list[Value]:
+def _walk(root: Value, leaves: bool, stash: list[tuple[Value, Any]]) -> list[Value]:
+    """toposort; or, without ``leaves`` (and for a root that an op made), the recorded nodes only,
+    with the gradients found on the graph moved into ``stash``."""
     order: list[Value] = []
     visited: set[Value] = set()
     stack: list[Any] = [root]
@@ -1048,21 +1065,26 @@ def _walk(root: Value, leaves: bool, stash: list[tuple[Value, Any]] | None) -> l
             emit(pop())
         elif node not in visited:
             visit(node)
-            if stash is not None and node._grad is not None:
-                stash.append((node, node._grad))
-                node._grad = None
-            parents = node._parents
-            if not parents:
-                if leaves:
+            if leaves:
+                if node._parents:
+                    push(node)
+                    push(_EMIT)
+                    for parent in reversed(node._parents):  # pushed last-first: popped in the op's order
+                        if parent not in visited:
+                            push(parent)
+                else:
                     emit(node)
                 continue
+            if node._grad is not None:
+                stash.append((node, node._grad))
+                node._grad = None
             push(node)
             push(_EMIT)
-            for parent in reversed(parents):
-                if parent._parents or leaves:
+            for parent in node._parents:
+                if parent._parents:
                     if parent not in visited:
                         push(parent)
-                elif stash is not None and parent._grad is not None and parent.requires_grad:
+                elif parent._grad is not None and parent.requires_grad:
                     stash.append((parent, parent._grad))
                     parent._grad = None
     return order
@@ -1077,52 +1099,87 @@ def _backprop(order: list[Value], create_graph: bool, on_step: StepHook | None) 
     for node in reversed(order):
         g = node._grad
         parents = node._parents
-        vjp: Any = node._primitive.vjp  # type: ignore[union-attr]
-        attrs = node._attrs or _NO_ATTRS
-        out: Any
-        args: Sequence[Any]
-        if create_graph:
-            out, args = node, parents
-        else:
-            out, args = node.data, [p.data for p in parents]
-        grads: Any
-        if type(vjp) is tuple:  # one VJP per input: only the inputs that need it
-            grads = [f(g, out, *args, **attrs) if p.requires_grad else None for f, p in zip(vjp, parents)]
-        else:
-            try:
-                grads = vjp(g, out, *args, **attrs)
-            except ZeroDivisionError:  # a plain-float zero divisor: NumPy semantics instead
-                grads = vjp(np.float64(g), out, *args, **attrs)
+        vjp = node._vjp
+        try:
+            # inline, the common case: first order, no attributes, one VJP for one or two inputs
+            if vjp is None or create_graph:
+                grads = _vjp(node, g, create_graph)
+            elif len(parents) == 2:
+                grads = vjp(g, node.data, parents[0].data, parents[1].data)
+            elif len(parents) == 1:
+                grads = vjp(g, node.data, parents[0].data)
+            else:
+                grads = _vjp(node, g, False)
+        except ZeroDivisionError:  # a plain-float zero divisor: NumPy semantics instead
+            grads = _vjp(node, np.float64(g), create_graph)
         if anomaly:
             _anomaly_check_backward(node, grads)
-        added: list[Any] | None = [] if on_step is not None else None
         for parent, pg in zip(parents, grads):
-            if pg is None or not parent.requires_grad:
-                if added is not None:
-                    added.append(None)
-                continue
-            if create_graph:
-                if type(pg) is not Value:
-                    pg = as_value(pg)
-                if pg.shape != parent.shape:
-                    pg = SUM_TO(pg, shape=parent.shape)
-            elif type(pg) is ndarray:
-                pd = parent.data
-                if type(pd) is not ndarray or pd.shape != pg.shape or pd.dtype is not pg.dtype:
-                    pg = _unbroadcast(pg, _shape(pd), parent.dtype, node.op)
-                elif not parent._parents:  # a leaf's .grad is the user's: its own array
-                    pg = pg.copy()
-            current = parent._grad
-            if current is None:
-                parent._grad = pg
-            else:
-                parent._grad = current + pg
-                if anomaly:
-                    _anomaly_check_sum(parent)
-            if added is not None:
-                added.append(pg)
+            if parent.requires_grad and pg is not None:
+                if type(pg) is ndarray:
+                    pd = parent.data
+                    if type(pd) is not ndarray or pd.shape != pg.shape or pd.dtype is not pg.dtype:
+                        pg = _unbroadcast(pg, _shape(pd), parent.dtype, node.op)
+                    elif not parent._parents:  # a leaf's .grad is the user's: its own array
+                        pg = pg.copy()
+                current = parent._grad
+                if current is None:
+                    parent._grad = pg
+                else:
+                    parent._grad = current + pg
+                    if anomaly:
+                        _anomaly_check_sum(parent)
         if on_step is not None:
-            on_step(node, g, tuple(added))  # type: ignore[arg-type]
+            on_step(node, g, _added(node, grads))
+
+
+def _vjp(node: Value, g: Any, create_graph: bool) -> Sequence[Any]:
+    """``node``'s VJP in general: attributes, per-input VJPs, any number of inputs, or on Values
+    (then each gradient is a node, summed back to its input's shape where it was broadcast)."""
+    parents = node._parents
+    vjp: Any = node._primitive.vjp  # type: ignore[union-attr]
+    attrs = node._attrs or _NO_ATTRS
+    out: Any = node
+    args: Any = parents
+    if not create_graph:
+        out = node.data
+        args = (parents[0].data,) if len(parents) == 1 else tuple(map(_get_data, parents))
+    if type(vjp) is not tuple:
+        grads = vjp(g, out, *args, **attrs)
+        return _gradient_nodes(grads, parents) if create_graph else grads
+    grads = []  # one VJP per input: only for the inputs that need it
+    for f, parent in zip(vjp, parents):
+        grads.append(f(g, out, *args, **attrs) if parent.requires_grad else None)
+    return _gradient_nodes(grads, parents) if create_graph else grads
+
+
+_get_data = operator.attrgetter("data")
+
+
+def _gradient_nodes(grads: Sequence[Any], parents: tuple[Value, ...]) -> list[Any]:
+    """Recorded gradients: Values, each summed back to its input's shape where it was broadcast."""
+    nodes: list[Any] = []
+    for pg, parent in zip(grads, parents):
+        if pg is not None:
+            pg = pg if type(pg) is Value else as_value(pg)
+            if pg.shape != parent.shape:
+                pg = SUM_TO(pg, shape=parent.shape)
+        nodes.append(pg)
+    return nodes
+
+
+def _added(node: Value, grads: Sequence[Any]) -> tuple[Any, ...]:
+    """What the backward loop added to each input's gradient (None: nothing), for ``on_step``:
+    the same deterministic `_unbroadcast`, so the same bits."""
+    added = []
+    for parent, pg in zip(node._parents, grads):
+        if not parent.requires_grad or pg is None:
+            pg = None
+        elif type(pg) is np.ndarray and (type(parent.data) is not np.ndarray or parent.shape != pg.shape
+                                         or parent.dtype is not pg.dtype):
+            pg = _unbroadcast(pg, parent.shape, parent.dtype, node.op)
+        added.append(pg)
+    return tuple(added)
 
 
 def _as_list(x: Any, what: str) -> list[Value]:
@@ -1179,7 +1236,12 @@ def _gradients(root: Value, seed: Any, inputs: list[Value], create_graph: bool) 
     """One reverse pass from ``root``; the inputs' gradients (None: not reached). Every ``.grad``
     on the graph is the same afterwards as before."""
     earlier: list[tuple[Value, Any]] = []
-    order = _inner_nodes(root, earlier)
+    if root._parents:
+        order = _inner_nodes(root, earlier)
+    else:  # a leaf: its gradient is the seed
+        order = []
+        if root._grad is not None:
+            earlier.append((root, root._grad))
     reached = {root, *order}
     for node in order:
         reached.update(p for p in node._parents if p.requires_grad)

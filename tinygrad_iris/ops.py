@@ -132,7 +132,7 @@ def _ce_rows(x: np.ndarray) -> np.ndarray:
 
 
 def _ce_forward(x: np.ndarray, targets: np.ndarray, reduction: str) -> tuple[Any, np.ndarray]:
-    """The loss (reduced) and the softmax probabilities, which its backward needs."""
+    """The loss (reduced) and the softmax probabilities (shaped like x), which its backward needs."""
     rows = _ce_rows(x)
     shifted = rows - rows.max(axis=1, keepdims=True)
     e = np.exp(shifted)
@@ -142,13 +142,14 @@ def _ce_forward(x: np.ndarray, targets: np.ndarray, reduction: str) -> tuple[Any
         data: Any = losses if x.ndim == 2 else losses[0]
     else:
         data = losses.sum() / len(rows) if reduction == "mean" else losses.sum()
-    return data, e / total
+    probs = e / total
+    return data, probs if x.ndim == 2 else probs[0]
 
 
-def _row_weights(g: Any, reduction: str, rows: int) -> Any:
+def _row_weights(g: Any, reduction: str, rows: int, ndim: int) -> Any:
     """The upstream gradient of each row's loss: g per row (as a column), or g / rows for "mean"."""
     if reduction == "none":
-        return g[:, None] if len(_shape_of(g)) == 1 else g
+        return g[:, None] if ndim == 2 else g
     return g * (1.0 / rows) if reduction == "mean" else g
 
 
@@ -160,9 +161,9 @@ def _onehot(shape: tuple[int, ...], targets: np.ndarray) -> np.ndarray:
 
 # cross-entropy's gradient: (softmax(x) - onehot(t)) weighted by each row's upstream gradient
 def _ce_grad(x: Any, g: Any, targets: np.ndarray, reduction: str, probs: Any = None) -> Any:
-    grad = _softmax_data(x) if probs is None else probs.reshape(np.shape(x)).copy()
+    grad = _softmax_data(x) if probs is None else probs.copy()
     _ce_rows(grad)[np.arange(len(targets)), targets] -= 1
-    grad *= _row_weights(g, reduction, len(targets))
+    grad *= _row_weights(g, reduction, len(targets), grad.ndim)
     return grad
 
 
@@ -176,7 +177,8 @@ def _softmax_data(x: np.ndarray) -> np.ndarray:
 def _ce_grad_vjp(G: Any, out: Any, x: Any, g: Any, targets: np.ndarray, reduction: str,
                  probs: Any = None) -> tuple[Any, Any]:
     p = softmax(x) if isinstance(x, Value) else _softmax_data(x)
-    dx = _row_weights(g, reduction, len(targets)) * p * (G - (G * p).sum(axis=-1, keepdims=True))
+    w = _row_weights(g, reduction, len(targets), len(_shape_of(x)))
+    dx = w * p * (G - (G * p).sum(axis=-1, keepdims=True))
     per_row = (G * (p - _onehot(_shape_of(x), targets))).sum(axis=-1)
     if reduction == "none":
         return dx, per_row
