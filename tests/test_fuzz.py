@@ -70,9 +70,10 @@ def test_programs_cover_every_op():
 
 # ----- the checks can fail: each catches a planted bug, and prints a script that reproduces it -------
 def _old_max_vjp(g, out, a, axis=None, keepdims=False):  # before the fuzzer found it: an int tie count
-    kept = engine._keepdims_shape(np.shape(a), axis)
-    mask = a == np.reshape(out, kept)
-    return (mask * (np.reshape(g, kept) / mask.sum(axis=axis, keepdims=True)),)
+    x = engine._data(a)
+    kept = engine._keepdims_shape(np.shape(x), axis)
+    mask = x == np.reshape(engine._data(out), kept)
+    return (mask * (engine.RESHAPE.apply(g, shape=kept) / mask.sum(axis=axis, keepdims=True)),)
 
 
 MUTANTS = {
@@ -82,7 +83,7 @@ MUTANTS = {
     "transpose-as-reshape": (
         engine.TRANSPOSE,
         "vjp",
-        lambda g, out, a, axes=None: (np.reshape(g, np.shape(a)),),
+        lambda g, out, a, axes=None: (engine.RESHAPE.apply(g, shape=engine._shape_of(a)),),
     ),
     # (b) zero_grad that forgets to clear: the second backward accumulates
     "zero-grad-noop": (Value, "zero_grad", lambda self: None),

@@ -4,6 +4,7 @@ from .engine import (
     Primitive,
     Value,
     as_value,
+    broadcast_to,
     detect_anomaly,
     exp,
     grad,
@@ -12,6 +13,7 @@ from .engine import (
     no_grad,
     relu,
     sigmoid,
+    sum_to,
     tanh,
     toposort,
 )
@@ -34,6 +36,7 @@ __all__ = [
     "Primitive",
     "Value",
     "as_value",
+    "broadcast_to",
     "cross_entropy",
     "detect_anomaly",
     "draw_graph",
@@ -54,6 +57,7 @@ __all__ = [
     "sigmoid",
     "softmax",
     "stack",
+    "sum_to",
     "tanh",
     "toposort",
 ]

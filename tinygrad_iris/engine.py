@@ -153,7 +153,7 @@ def _as_data(data: object) -> Data:
         return data
     if isinstance(data, Value):
         raise TypeError("Value() got a Value; use value.detach() to copy one out of its graph")
-    if isinstance(data, (bool, int, float, np.number)) and not isinstance(data, np.complexfloating):
+    if isinstance(data, (bool, int, float, np.number, np.bool_)) and not isinstance(data, np.complexfloating):
         return np.float32(data) if isinstance(data, np.float32) else float(data)
     if isinstance(data, np.ndarray):
         array = data

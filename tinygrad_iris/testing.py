@@ -22,8 +22,8 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from .engine import Value, detect_anomaly, no_grad, toposort
-from .gradcheck import gradcheck
+from .engine import PRIMITIVES, Primitive, Value, detect_anomaly, no_grad, toposort
+from .gradcheck import gradcheck, gradgradcheck
 
 __all__ = [
     "OP_KINDS",
@@ -87,16 +87,49 @@ _CONSTANTS = (-1.5, -0.5, 0.5, 2.0, 3.0)
 _ANY_EXPONENTS = (0, 1, 2, 3)
 _POSITIVE_EXPONENTS = (-2, -1, -0.5, 0.5, 1.5)
 _REDUCTIONS = ("mean", "sum", "none")
+# How a program draws each domain of the op table (`Primitive.domain`): the builder method that
+# writes one statement for a primitive of that domain. A primitive of a new domain needs one rule
+# here; a primitive of a known domain is fuzzed as soon as it is in the table. Primitives with no
+# domain (index_add, cross_entropy_grad) are the gradients of others: the second-order checks
+# reach them.
+_RULES = {
+    "binary": "binary", "divide": "binary", "power": "power", "unary": "unary", "positive": "unary",
+    "kink_free": "kink_free", "reduce": "reduce", "reduce_tie_free": "reduce", "reshape": "reshape",
+    "transpose": "transpose", "broadcast_to": "broadcast_to", "sum_to": "sum_to", "index": "index",
+    "stack": "stack", "matmul": "matmul", "cross_entropy": "cross_entropy",
+}  # fmt: skip
+# The functions of ops.py composed of primitives, fuzzed as whole functions too.
+COMPOSITES = ("softmax", "log_softmax", "nll_loss")
+# The finer kinds some rules report, beside the primitive's name.
+_VARIANTS = {
+    "index": ("index", "index-array"),
+    "transpose": ("T", "transpose"),
+    "matmul": ("@ 1-D 1-D", "@ 1-D 2-D", "@ 2-D 1-D", "@ 2-D 2-D", "@ batched"),
+    "cross_entropy": ("cross_entropy mean", "cross_entropy sum", "cross_entropy none"),
+}
+
+
+def _vocabulary() -> tuple[str, ...]:
+    """What a program's statements are drawn from: every primitive with a domain, and the composites."""
+    return (*(name for name, p in PRIMITIVES.items() if p.domain in _RULES), *COMPOSITES)
+
+
 # Every kind of op a program can hold; `Program.ops` names those it holds.
-OP_KINDS = (
-    "+", "-", "*", "/", "**", "neg", "sum", "mean", "max", "exp", "log", "relu", "reshape", "T",
-    "index", "index-array", "stack", "softmax", "log_softmax", "@ 1-D 1-D", "@ 1-D 2-D",
-    "@ 2-D 1-D", "@ 2-D 2-D", "@ batched", "nll_loss mean", "nll_loss sum", "nll_loss none",
-    "cross_entropy mean", "cross_entropy sum", "cross_entropy none", "array constant",
-)  # fmt: skip
+OP_KINDS = tuple(
+    sorted(
+        {
+            *_vocabulary(),
+            *(kind for p in PRIMITIVES.values() if p.domain in _RULES for kind in _VARIANTS.get(p.domain, ())),  # noqa: E501
+            *(f"nll_loss {r}" for r in _REDUCTIONS),
+            "array constant",
+        }
+    )
+)
 _IMPORTS = (
     "import numpy as np\n"
-    "from tinygrad_iris import Value, cross_entropy, log_softmax, nll_loss, softmax, stack"
+    "from tinygrad_iris import (\n"
+    "    Value, broadcast_to, cross_entropy, log_softmax, nll_loss, softmax, stack, sum_to,\n"
+    ")"
 )
 
 
@@ -156,11 +189,14 @@ def check_program(program: Callable[..., Value], inputs: Sequence[np.ndarray], s
        gradients at every node (and no anomaly); a third without ``zero_grad()`` doubles them.
     3. On float32 inputs every node's value and gradient is float32 and agrees with float64 to
        float32 precision.
+    4. `gradgradcheck`: a Hessian-vector product through ``grad(..., create_graph=True)``
+       against central differences of first-order gradients.
     NumPy warnings raised inside are errors: a well-conditioned program must not produce any.
     """
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)
         gradcheck(program, *inputs, seed=seed)
+        gradgradcheck(program, *inputs, seed=seed)
 
         leaves = [Value(x) for x in inputs]
         out = program(*leaves)
@@ -203,8 +239,14 @@ def check_program(program: Callable[..., Value], inputs: Sequence[np.ndarray], s
 class _Builder:
     """Grows one program statement by statement, evaluating each on the float64 inputs."""
 
-    def __init__(self, draw: Callable[[st.SearchStrategy[Any]], Any], inputs: list[np.ndarray]):
+    def __init__(
+        self,
+        draw: Callable[[st.SearchStrategy[Any]], Any],
+        inputs: list[np.ndarray],
+        vocabulary: Sequence[str],
+    ):
         self.draw = draw
+        self.vocabulary = tuple(vocabulary)
         self.inputs = inputs
         self.names = [f"x{i}" for i in range(len(inputs))]
         self.env: dict[str, Any] = {}
@@ -258,24 +300,26 @@ class _Builder:
             return self.draw(st.integers(-ndim, ndim - 1))
         return tuple(self.draw(st.lists(st.integers(0, ndim - 1), min_size=1, max_size=ndim, unique=True)))
 
-    # ----- one statement per op kind ---------------------------------------------------------------
-    def binary(self, op: str) -> tuple[str, str] | None:
+    # ----- one statement per domain of the op table (Primitive.domain) ------------------------------
+    def binary(self, p: Primitive) -> tuple[str, str] | None:
+        """``a op b``: two nodes, or a node and a constant (a number or an array) on either side."""
         a = self.pick()
         assert a is not None
         shape = self.shape(a)
+        divide = p.domain == "divide"
         kind = self.draw(st.sampled_from(["node", "number", "array"]))
         if kind == "node":
             b = self.pick(lambda n: _broadcasts(shape, self.shape(n)))
-            return f"{a} {op} {b if op != '/' else self.positive(b)}", op  # type: ignore[arg-type]
+            return p.syntax.format(a, self.positive(b) if divide else b), p.name  # type: ignore[union-attr,arg-type]
         constant_first = self.draw(st.booleans())
-        positive = op == "/" and not constant_first
+        positive = divide and not constant_first
         if kind == "array":
             constant = self.constant(self.broadcast_shape(shape), positive)
         else:
             constant = str(self.draw(st.sampled_from([c for c in _CONSTANTS if c > 0 or not positive])))
         if constant_first:
-            return f"{constant} {op} {a if op != '/' else self.positive(a)}", op
-        return f"{a} {op} {constant}", op
+            return p.syntax.format(constant, self.positive(a) if divide else a), p.name  # type: ignore[union-attr]
+        return p.syntax.format(a, constant), p.name  # type: ignore[union-attr]
 
     def broadcast_shape(self, shape: Shape) -> Shape:
         """A shape that broadcasts with ``shape``: some leading axes dropped, some axes set to 1."""
@@ -290,45 +334,42 @@ class _Builder:
         self.ops.add("array constant")
         return f"np.array({np.reshape(flat, shape).tolist()!r}, dtype=x0.dtype)"
 
-    def power(self) -> tuple[str, str]:
+    def power(self, p: Primitive) -> tuple[str, str]:
         a = self.pick()
         assert a is not None
         if self.draw(st.booleans()):
-            return f"{a} ** {self.draw(st.sampled_from(_ANY_EXPONENTS))}", "**"
-        return f"{self.positive(a)} ** {self.draw(st.sampled_from(_POSITIVE_EXPONENTS))}", "**"
+            return p.syntax.format(a, exponent=self.draw(st.sampled_from(_ANY_EXPONENTS))), p.name  # type: ignore[union-attr]
+        exponent = self.draw(st.sampled_from(_POSITIVE_EXPONENTS))
+        return p.syntax.format(self.positive(a), exponent=exponent), p.name  # type: ignore[union-attr]
 
-    def unary(self, op: str) -> tuple[str, str]:
+    def unary(self, p: Primitive) -> tuple[str, str]:
+        """Any real input (``domain="unary"``) or, for ``"positive"``, values made >= 0.5."""
         a = self.pick()
         assert a is not None
-        if op == "neg":
-            return f"-{a}", op
-        if op == "exp":
-            return f"{a}.exp()", op
-        if op == "log":
-            return f"{self.positive(a)}.log()", op
-        if op == "T":
-            return f"{a}.T", op
-        # relu, shifted by a constant that keeps every element at least MARGIN from the kink
+        return p.syntax.format(self.positive(a) if p.domain == "positive" else a), p.name  # type: ignore[union-attr]
+
+    def kink_free(self, p: Primitive) -> tuple[str, str]:
+        """The input shifted by a constant that keeps every element at least MARGIN from the kink at 0."""
+        a = self.pick()
+        assert a is not None
         values = np.unique(self.data(a))
         edges = np.concatenate([[values[0] - 1.0], values, [values[-1] + 1.0]])
         gaps = ((edges[:-1] + edges[1:]) / 2)[np.diff(edges) >= 4 * MARGIN]
         shift = round(float(self.draw(st.sampled_from(list(gaps)))), 2)
-        if shift == 0:
-            return f"{a}.relu()", op
-        return (f"({a} - {shift}).relu()" if shift > 0 else f"({a} + {-shift}).relu()"), op
+        operand = a if shift == 0 else f"({a} - {shift})" if shift > 0 else f"({a} + {-shift})"
+        return p.syntax.format(operand), p.name  # type: ignore[union-attr]
 
-    def reduce(self, op: str) -> tuple[str, str]:
+    def reduce(self, p: Primitive) -> tuple[str, str]:
         a = self.pick()
         assert a is not None
-        ndim = self.env[a].ndim
-        axis = self.axis(ndim)
+        axis = self.axis(self.env[a].ndim)
         keepdims = self.draw(st.booleans())
-        if op == "max" and not _tie_free(self.data(a), axis):
-            op = "mean"
+        if p.domain == "reduce_tie_free" and not _tie_free(self.data(a), axis):
+            p = PRIMITIVES["mean"]
         arguments = ([f"axis={axis!r}"] if axis is not None else []) + (["keepdims=True"] if keepdims else [])
-        return f"{a}.{op}({', '.join(arguments)})", op
+        return p.syntax.format(a, attrs=", ".join(arguments)), p.name  # type: ignore[union-attr]
 
-    def reshape(self) -> tuple[str, str]:
+    def reshape(self, p: Primitive) -> tuple[str, str]:
         a = self.pick()
         assert a is not None
         factors = _prime_factors(int(np.prod(self.shape(a), dtype=int)))
@@ -338,10 +379,33 @@ class _Builder:
         for f in factors:
             dims[self.draw(st.integers(0, ndim - 1))] *= f
         if ndim == 1 and self.draw(st.booleans()):
-            return f"{a}.reshape(-1)", "reshape"
-        return f"{a}.reshape({tuple(dims)!r})", "reshape"
+            return p.syntax.format(a, shape=-1), p.name  # type: ignore[union-attr]
+        return p.syntax.format(a, shape=repr(tuple(dims))), p.name  # type: ignore[union-attr]
 
-    def index(self) -> tuple[str, str] | None:
+    def transpose(self, p: Primitive) -> tuple[str, str]:
+        """``.T`` (every axis reversed), or ``.transpose(axes)`` with a random permutation."""
+        a = self.pick()
+        assert a is not None
+        ndim = self.env[a].ndim
+        if ndim < 2 or self.draw(st.booleans()):
+            return f"{a}.T", p.name
+        axes = self.draw(st.permutations(range(ndim)))
+        return p.syntax.format(a, axes=repr(tuple(axes))), "transpose"  # type: ignore[union-attr]
+
+    def broadcast_to(self, p: Primitive) -> tuple[str, str]:
+        """Repeated over a new leading axis of 2 and its size-1 axes made 2."""
+        a = self.pick()
+        assert a is not None
+        target = (2, *(2 if n == 1 else n for n in self.shape(a)))
+        return p.syntax.format(a, shape=repr(target)), p.name  # type: ignore[union-attr]
+
+    def sum_to(self, p: Primitive) -> tuple[str, str]:
+        """Summed to a shape it is a broadcast of (leading axes dropped, axes set to 1)."""
+        a = self.pick()
+        assert a is not None
+        return p.syntax.format(a, shape=repr(self.broadcast_shape(self.shape(a)))), p.name  # type: ignore[union-attr]
+
+    def index(self, p: Primitive) -> tuple[str, str] | None:
         a = self.pick(lambda n: self.env[n].ndim >= 1)
         if a is None:
             return None
@@ -353,15 +417,15 @@ class _Builder:
                 items = ["...", *(self._basic_item(n) for n in shape[-count:])]
             else:
                 items = [self._basic_item(n) for n in shape[:count]]
-            return f"{a}[{', '.join(items)}]", "index"
+            return p.syntax.format(a, index=", ".join(items)), "index"  # type: ignore[union-attr]
         if kind == "arrays" and len(shape) >= 2:
             count = self.draw(st.integers(1, 5))
             rows = self.draw(st.lists(st.integers(-shape[0], shape[0] - 1), min_size=count, max_size=count))
             cols = self.draw(st.lists(st.integers(-shape[1], shape[1] - 1), min_size=count, max_size=count))
-            return f"{a}[{rows!r}, {cols!r}]", "index-array"
+            return p.syntax.format(a, index=f"{rows!r}, {cols!r}"), "index-array"  # type: ignore[union-attr]
         axis = self.draw(st.integers(0, len(shape) - 1))
         picks = self.draw(st.lists(st.integers(-shape[axis], shape[axis] - 1), min_size=1, max_size=5))
-        return f"{a}[{', '.join([':'] * axis + [repr(picks)])}]", "index-array"
+        return p.syntax.format(a, index=", ".join([":"] * axis + [repr(picks)])), "index-array"  # type: ignore[union-attr]
 
     def _basic_item(self, n: int) -> str:
         kind = self.draw(st.sampled_from(["int", "slice", "all", "reverse"]))
@@ -376,22 +440,16 @@ class _Builder:
         step = self.draw(st.sampled_from([1, 2]))
         return f"{start}:{stop}" + (f":{step}" if step != 1 else "")
 
-    def stack(self) -> tuple[str, str]:
+    def stack(self, p: Primitive) -> tuple[str, str]:
         a = self.pick()
         assert a is not None
         shape = self.shape(a)
         others = [self.pick(lambda n: self.shape(n) == shape) for _ in range(self.draw(st.integers(0, 2)))]
         axis = self.draw(st.integers(-len(shape) - 1, len(shape)))
-        return f"stack([{', '.join([a, *others])}], axis={axis})", "stack"  # type: ignore[list-item]
+        inputs = ", ".join([a, *others])  # type: ignore[list-item]
+        return p.syntax.format(inputs=inputs, attrs=f"axis={axis}"), p.name  # type: ignore[union-attr]
 
-    def softmax(self, op: str) -> tuple[str, str] | None:
-        a = self.pick(lambda n: self.env[n].ndim >= 1)
-        if a is None:
-            return None
-        axis = self.draw(st.integers(-self.env[a].ndim, self.env[a].ndim - 1))
-        return f"{op}({a}, axis={axis})", op
-
-    def matmul(self) -> tuple[str, str] | None:
+    def matmul(self, p: Primitive) -> tuple[str, str] | None:
         a = self.pick(lambda n: self.env[n].ndim >= 1)
         if a is None:
             return None
@@ -411,7 +469,18 @@ class _Builder:
             pairs = [(a, shape, "", shape[-1:]), ("", shape[-2:-1] or (2, shape[0]), a, shape)]
         left, left_shape, right, right_shape = self.draw(st.sampled_from(pairs))
         left, right = left or self.constant(left_shape), right or self.constant(right_shape)
-        return f"{left} @ {right}", _matmul_kind(len(left_shape), len(right_shape))
+        return p.syntax.format(left, right), _matmul_kind(len(left_shape), len(right_shape))  # type: ignore[union-attr]
+
+    def cross_entropy(self, p: Primitive) -> tuple[str, str] | None:
+        return self.loss(p.name)
+
+    # ----- the functions composed of primitives ---------------------------------------------------
+    def softmax(self, op: str) -> tuple[str, str] | None:
+        a = self.pick(lambda n: self.env[n].ndim >= 1)
+        if a is None:
+            return None
+        axis = self.draw(st.integers(-self.env[a].ndim, self.env[a].ndim - 1))
+        return f"{op}({a}, axis={axis})", op
 
     def loss(self, op: str) -> tuple[str, str] | None:
         a = self.pick(lambda n: self.env[n].ndim in (1, 2))
@@ -430,8 +499,13 @@ class _Builder:
 
     # ----- driving -------------------------------------------------------------------------------
     def step(self) -> None:
-        kind = self.draw(st.sampled_from(_STEP_KINDS))
-        expr, op = self._build(kind) or self.unary("neg")  # when no node suits the op
+        kind = self.draw(st.sampled_from(self.vocabulary))
+        built = self._build(kind)
+        if built is None:  # no node suits the op
+            built = self.unary(PRIMITIVES["neg"])
+        else:
+            self.ops.add(kind)
+        expr, op = built
         value = self.evaluate(expr)
         peak = float(np.max(np.abs(value.data), initial=0.0))
         if peak > BOUND:  # rescale by a power of two: exact, and keeps the program readable
@@ -448,25 +522,10 @@ class _Builder:
         self.ops.add(op)
 
     def _build(self, kind: str) -> tuple[str, str] | None:
-        if kind in ("+", "-", "*", "/"):
-            return self.binary(kind)
-        if kind == "**":
-            return self.power()
-        if kind in ("neg", "exp", "log", "T", "relu"):
-            return self.unary(kind)
-        if kind in ("sum", "mean", "max"):
-            return self.reduce(kind)
-        if kind == "reshape":
-            return self.reshape()
-        if kind == "index":
-            return self.index()
-        if kind == "stack":
-            return self.stack()
-        if kind in ("softmax", "log_softmax"):
-            return self.softmax(kind)
-        if kind == "@":
-            return self.matmul()
-        return self.loss(kind)
+        if kind in COMPOSITES:
+            return self.softmax(kind) if kind in ("softmax", "log_softmax") else self.loss(kind)
+        primitive = PRIMITIVES[kind]
+        return getattr(self, _RULES[primitive.domain])(primitive)  # type: ignore[index]
 
     def finish(self, seed: int) -> Program:
         """Return the last node, plus the mean of every other unused node so all of them count."""
@@ -476,12 +535,6 @@ class _Builder:
         body = "\n".join(self.lines) or "    pass"
         source = f"def program({', '.join(self.names[: len(self.inputs)])}):\n{body}\n    return {result}\n"
         return Program(source, tuple(self.inputs), seed, frozenset(self.ops))
-
-
-_STEP_KINDS = (
-    "+", "*", "-", "/", "**", "neg", "sum", "mean", "max", "exp", "log", "relu", "reshape", "T",
-    "index", "stack", "softmax", "log_softmax", "@", "nll_loss", "cross_entropy",
-)  # fmt: skip
 
 
 def _parenthesized(expr: str) -> str:
@@ -543,16 +596,27 @@ def _prime_factors(n: int) -> list[int]:
 
 
 @st.composite
-def programs(draw: st.DrawFn, max_ops: int = 30, max_inputs: int = 3, max_side: int = 4) -> Program:
+def programs(
+    draw: st.DrawFn,
+    max_ops: int = 30,
+    max_inputs: int = 3,
+    max_side: int = 4,
+    ops: Sequence[str] | None = None,
+) -> Program:
     """Random `Program` s: 1 to ``max_ops`` statements over 1 to ``max_inputs`` float64 inputs.
 
     Inputs have mutually broadcastable random shapes (up to 3 axes of up to ``max_side``) and
-    values in [-2, 2]; ops are drawn from every op of the library (`OP_KINDS`), operands from
-    all earlier nodes, so nodes are reused.
+    values in [-2, 2]; ops are drawn from ``ops`` (names of primitives and of the composite
+    functions), by default from every op of the library (`OP_KINDS`), operands from all earlier
+    nodes, so nodes are reused.
     """
+    vocabulary = _vocabulary() if ops is None else tuple(ops)
+    unknown = sorted(set(vocabulary) - set(_vocabulary()))
+    if unknown:
+        raise ValueError(f"programs: no rule draws the op(s) {unknown}; known: {', '.join(_vocabulary())}")
     count = draw(st.integers(1, max_inputs))
     shapes_ = draw(broadcastable_shapes(count, max_dims=3, max_side=max_side))
-    builder = _Builder(draw, [draw(arrays(s, -2.0, 2.0)) for s in shapes_])
+    builder = _Builder(draw, [draw(arrays(s, -2.0, 2.0)) for s in shapes_], vocabulary)
     while draw(_statement(builder)) and len(builder.lines) < max_ops:
         pass
     return builder.finish(draw(st.integers(0, 2**32 - 1)))
