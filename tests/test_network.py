@@ -7,20 +7,10 @@ import pytest
 from article_reference import ROWS, hand_gradient, hand_probabilities, hand_total
 
 from tinygrad_iris import SOFTMAX_DENOMINATOR, Value, cross_entropy, gradcheck
+from tinygrad_iris.article import B3_CURVE, article_table, b3_curve, b3_gradient, optimize_b3
 from tinygrad_iris.iris import load_iris
-from tinygrad_iris.network import (
-    ARTICLE_ROWS,
-    B3_CURVE,
-    SPECIES,
-    IrisNetwork,
-    accuracy,
-    article_table,
-    b3_curve,
-    b3_gradient,
-    evaluate,
-    optimize_b3,
-    train,
-)
+from tinygrad_iris.network import ARTICLE_ROWS, SPECIES, IrisNetwork
+from tinygrad_iris.training import accuracy, evaluate, train
 
 NAMES = [
     *("w_petal_upper", "w_sepal_upper", "b1", "w_petal_bottom", "w_sepal_bottom", "b2"),
