@@ -17,6 +17,7 @@ from .iris import SPECIES
 from .network import ARTICLE_B3, ARTICLE_ROWS, IrisNetwork, Rows
 
 __all__ = [
+    "ARTICLE_LR",
     "B3_CURVE",
     "DEFAULT_STEPS",
     "ArticleTable",
@@ -33,6 +34,7 @@ __all__ = [
 B3_CURVE = np.linspace(-6.0, 4.0, 200)  # the b3 values of the articles' pink curve
 B3_CURVE.setflags(write=False)
 DEFAULT_STEPS = 10  # of gradient descent on b3, as the articles show them
+ARTICLE_LR = 1.0  # the articles' learning rate for that descent
 
 
 @dataclass(frozen=True)
@@ -93,7 +95,7 @@ def _descend(b3: float, lr: float) -> Iterator[DescentStep]:
         b3 -= lr * gradient
 
 
-def optimize_b3(start: float = ARTICLE_B3, lr: float = 1.0, steps: int = DEFAULT_STEPS) -> Descent:
+def optimize_b3(start: float = ARTICLE_B3, lr: float = ARTICLE_LR, steps: int = DEFAULT_STEPS) -> Descent:
     """``steps`` steps of gradient descent on b3 alone, starting from ``start``."""
     steps = count("optimize_b3: steps", steps)
     b3, rate = finite("start", start), finite("lr", lr)
@@ -104,7 +106,7 @@ def optimize_b3(start: float = ARTICLE_B3, lr: float = 1.0, steps: int = DEFAULT
 
 def b3_minimum(start: float = ARTICLE_B3, tolerance: float = 1e-12, max_steps: int = 10_000) -> DescentStep:
     """Where descent with lr 1 settles: the first step whose |gradient| is below ``tolerance``."""
-    for step in itertools.islice(_descend(finite("start", start), 1.0), max_steps):
+    for step in itertools.islice(_descend(finite("start", start), ARTICLE_LR), max_steps):
         if abs(step.gradient) < tolerance:
             return step
     raise RuntimeError(f"b3_minimum: no convergence in {max_steps} steps from b3 = {start}")

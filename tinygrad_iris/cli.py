@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 import numpy as np
 
 from .arguments import b3_text, count_text, learning_rate_text, output_path_text, seed_text
-from .article import DEFAULT_STEPS, ArticleTable, Descent, article_table, b3_minimum, optimize_b3
+from .article import ARTICLE_LR, DEFAULT_STEPS, ArticleTable, Descent, article_table, b3_minimum, optimize_b3
 from .figures import FIGURES, Inputs, NamedFigure, plots_module
 from .files import check_writable, format_from_name, make_folder, suffixes
 from .iris import IrisData, load_iris
@@ -88,7 +88,11 @@ class _Progress:
             self.stderr.write("\n")
 
 
-def _train(
+def _add_b3(parser: argparse.ArgumentParser, flag: str = "--b3", what: str = "the bias b3") -> None:
+    parser.add_argument(flag, type=b3_text, default=ARTICLE_B3, help=f"{what} (default: {ARTICLE_B3:g})")
+
+
+def _train_with_progress(
     net: IrisNetwork, data: IrisData, epochs: int, optimizer: str, lr: float | None, quiet: bool
 ) -> Trained:
     """`training.train` with a progress display, then measured; a RuntimeError if it diverged."""
@@ -156,7 +160,7 @@ def command(name: str, help: str) -> Callable[[type[Command]], type[Command]]:
 @command("table", "the articles' forward-pass table for the three flowers")
 class Table(Command):
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--b3", type=b3_text, default=ARTICLE_B3, help="the bias b3 (default: -2)")
+        _add_b3(parser)
         parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
 
     def run(self, args: argparse.Namespace) -> None:
@@ -170,8 +174,13 @@ class Table(Command):
 @command("optimize-b3", "gradient descent on b3 alone, by backward()")
 class OptimizeB3(Command):
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--start", type=b3_text, default=ARTICLE_B3, help="starting b3 (default: -2)")
-        parser.add_argument("--lr", type=learning_rate_text, default=1.0, help="learning rate (default: 1)")
+        _add_b3(parser, "--start", "starting b3")
+        parser.add_argument(
+            "--lr",
+            type=learning_rate_text,
+            default=ARTICLE_LR,
+            help=f"learning rate (default: {ARTICLE_LR:g})",
+        )
         parser.add_argument(
             "--steps",
             type=count_text,
@@ -214,7 +223,7 @@ class Graph(Command):
     figure = FIGURES["graph"]
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--b3", type=b3_text, default=ARTICLE_B3, help="the bias b3 (default: -2)")
+        _add_b3(parser)
         parser.add_argument(
             "-o",
             "--output",
@@ -305,7 +314,7 @@ class Train(Command):
             print(
                 f"warning: hidden node(s) {', '.join(dead_before)} output 0 on every flower before training"
             )
-        trained = _train(net, data, args.epochs, args.optimizer, args.lr, quiet=args.json)
+        trained = _train_with_progress(net, data, args.epochs, args.optimizer, args.lr, quiet=args.json)
         dead = net.dead_units(data.X)
         if args.save is not None:
             net.save(args.save)
@@ -349,7 +358,7 @@ class Demo(Command):
         print("== The forward pass for the articles' three flowers (b3 = -2) ==")
         _print_table(article_table(ARTICLE_B3))
         print("\n== Backpropagation: gradient descent on b3 alone ==")
-        _print_descent(optimize_b3(ARTICLE_B3, 1.0, DEFAULT_STEPS), ARTICLE_B3, 1.0)
+        _print_descent(optimize_b3(ARTICLE_B3, ARTICLE_LR, DEFAULT_STEPS), ARTICLE_B3, ARTICLE_LR)
         minimum = b3_minimum()
         print(f"minimum: b3 = {minimum.b3:.5f}, total cross entropy {minimum.total_cross_entropy:.4f}")
 
@@ -357,7 +366,7 @@ class Demo(Command):
         data = load_iris()
         correct = int(np.sum(IrisNetwork(b3=0.0).predict(data.X) == data.labels))
         print(f"the articles' network with b3 = 0 classifies {correct} of {len(data.labels)} flowers")
-        trained = _train(IrisNetwork(), data, DEFAULT_EPOCHS, "adam", None, quiet=False)
+        trained = _train_with_progress(IrisNetwork(), data, DEFAULT_EPOCHS, "adam", None, quiet=False)
         print(
             f"after {DEFAULT_EPOCHS} epochs of Adam: mean cross entropy {trained.loss:.4f}, "
             f"accuracy {trained.accuracy:.1%}"

@@ -52,6 +52,11 @@ class Inputs:
         return self._trained
 
 
+Render = Callable[[Inputs, str], bytes]  # (inputs, format) -> the file's bytes
+DrawPlot = Callable[[Inputs, ModuleType], "Figure"]  # (inputs, the plots module) -> a matplotlib Figure
+DrawGraph = Callable[[Inputs], graphviz.Digraph]
+
+
 @dataclass(frozen=True)
 class NamedFigure:
     """A figure by name: its demo file, its docs file, the formats it can be written in, and its bytes."""
@@ -60,7 +65,7 @@ class NamedFigure:
     file: str  # in the demo's folder; the extension is the format written there
     docs_file: str  # under figures/ on the documentation site
     formats: tuple[str, ...]
-    render: Callable[[Inputs, str], bytes]  # (inputs, format) -> the file's bytes
+    render: Render
 
     def write(self, inputs: Inputs, path: str | os.PathLike[str], format: str | None = None) -> Path:
         """Render (in ``format``, by default the one ``path``'s extension names), then write atomically."""
@@ -71,12 +76,10 @@ class NamedFigure:
 FIGURES: dict[str, NamedFigure] = {}  # in the order the demo writes them
 
 
-def figure(
-    name: str, file: str, docs_file: str, formats: tuple[str, ...]
-) -> Callable[[Callable[[Inputs, str], bytes]], Callable[[Inputs, str], bytes]]:
+def figure(name: str, file: str, docs_file: str, formats: tuple[str, ...]) -> Callable[[Render], Render]:
     """Register ``render(inputs, format) -> bytes`` as the figure ``name`` (see `plot` and `graph`)."""
 
-    def register(render: Callable[[Inputs, str], bytes]) -> Callable[[Inputs, str], bytes]:
+    def register(render: Render) -> Render:
         if name in FIGURES:
             raise ValueError(f"figure {name!r} is registered twice")
         FIGURES[name] = NamedFigure(name, file, docs_file, formats, render)
@@ -96,12 +99,10 @@ def plots_module() -> ModuleType:
     return plots
 
 
-def plot(
-    name: str, file: str, docs_file: str
-) -> Callable[[Callable[[Inputs, ModuleType], Figure]], Callable[[Inputs, ModuleType], Figure]]:
-    """Register ``draw(inputs, plots) -> matplotlib Figure``, written as PNG, SVG or PDF."""
+def plot(name: str, file: str, docs_file: str) -> Callable[[DrawPlot], DrawPlot]:
+    """Register ``draw(inputs, plots) -> matplotlib Figure`` as a figure written as PNG, SVG or PDF."""
 
-    def register(draw: Callable[[Inputs, ModuleType], Figure]) -> Callable[[Inputs, ModuleType], Figure]:
+    def register(draw: DrawPlot) -> DrawPlot:
         def render(inputs: Inputs, format: str) -> bytes:
             plots = plots_module()
             return plots.figure_bytes(draw(inputs, plots), format)
@@ -112,12 +113,10 @@ def plot(
     return register
 
 
-def graph(
-    name: str, file: str, docs_file: str
-) -> Callable[[Callable[[Inputs], graphviz.Digraph]], Callable[[Inputs], graphviz.Digraph]]:
-    """Register ``draw(inputs) -> graphviz.Digraph``, written as SVG, PNG, PDF or DOT text."""
+def graph(name: str, file: str, docs_file: str) -> Callable[[DrawGraph], DrawGraph]:
+    """Register ``draw(inputs) -> graphviz.Digraph`` as a figure written as SVG, PNG, PDF or DOT text."""
 
-    def register(draw: Callable[[Inputs], graphviz.Digraph]) -> Callable[[Inputs], graphviz.Digraph]:
+    def register(draw: DrawGraph) -> DrawGraph:
         figure(name, file, docs_file, FORMATS)(lambda inputs, format: render_bytes(draw(inputs), format))
         return draw
 
