@@ -27,7 +27,6 @@ from mkdocs.structure.files import File, Files
 import tinygrad_iris as ti
 from tinygrad_iris import article, article_graph, figures, network, training
 from tinygrad_iris.files import format_from_name
-from tinygrad_iris.iris import load_iris
 from tinygrad_iris.network import IrisNetwork
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -99,7 +98,8 @@ def forward_table() -> str:
 
 def descent_table() -> str:
     """The steps that examples/b3_descent.py computes, as the page shows its code."""
-    steps = _example("b3_descent")["descend"](b3=network.ARTICLE_B3, lr=1.0, steps=article.DEFAULT_STEPS)
+    descend = _example("b3_descent")["descend"]
+    steps = descend(b3=network.ARTICLE_B3, lr=article.ARTICLE_LR, steps=article.DEFAULT_STEPS)
     rows = [[str(k), f"{b3:.4f}", f"{total:.4f}", f"{gradient:.4f}"] for k, b3, total, gradient in steps]
     return _markdown_table(["step", "b3", "total cross entropy", "d(total CE)/d(b3)"], rows, "rrrr")
 
@@ -121,11 +121,10 @@ def gradient_terms() -> str:
 
 
 def training_numbers() -> str:
-    data = load_iris()
+    trained = _inputs().trained
+    data, loss, accuracy = trained.data, trained.loss, trained.accuracy
     start = IrisNetwork(b3=0.0)
     start_loss, start_accuracy = training.evaluate(start, data.X, data.labels)
-    trained = _inputs().trained
-    loss, accuracy = trained.loss, trained.accuracy
     n = len(data.labels)
     rows = [
         [f"the articles' values with b3 = {start.b3.item():g}", "none", f"{start_loss:.4f}",

@@ -2,7 +2,7 @@
 
 Each command is one class below: its name and help line, its arguments (`Command.add_arguments`)
 next to what it runs (`Command.run`); `build_parser` assembles the parser from `COMMANDS`, so a
-new command is one block (docs/files-and-cli.md, "Adding a command").
+new command is one block (docs/files-and-cli.md, "Adding a figure or a command").
 
 Exit status: 0 success, 2 usage error, 1 runtime error, 130 interrupted. Every error is one
 line on stderr, never a traceback; files are written atomically (never half-written).

@@ -2,7 +2,8 @@
 
 `tinygrad-iris demo` writes every figure in `FIGURES` into its folder, the documentation build
 puts every one on the site (docs/hooks.py), and the ``curve`` and ``graph`` commands draw one
-each. A new figure is one decorated function below (docs/files-and-cli.md, "Adding a figure").
+each. A new figure is one decorated function below (docs/files-and-cli.md, "Adding a figure or a
+command").
 
 Importing this module does not import matplotlib: a plot's function gets the `plots` module
 when it is drawn, so the command line and the graph work without the ``plot`` extra.
