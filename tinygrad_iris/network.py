@@ -33,12 +33,12 @@ __all__ = ["ARTICLE_B3", "ARTICLE_PARAMETERS", "ARTICLE_ROWS", "SPECIES", "IrisN
 # The network node by node, each node's parameters named once here, with the articles' values, in
 # the order (weight of its first input, weight of its second input, bias). The hidden nodes'
 # inputs are (petal, sepal); the raw outputs' inputs are (relu(upper), relu(bottom)).
-Layer = Mapping[str, Mapping[str, float]]
-_HIDDEN: Layer = {
+_Layer = Mapping[str, Mapping[str, float]]
+_HIDDEN: _Layer = {
     "upper": {"w_petal_upper": -2.5, "w_sepal_upper": 0.6, "b1": 1.6},
     "bottom": {"w_petal_bottom": -1.5, "w_sepal_bottom": 0.4, "b2": 0.7},
 }
-_OUTPUTS: Layer = {  # one per species, in the order of SPECIES
+_OUTPUTS: _Layer = {  # one per species, in the order of SPECIES
     "raw Setosa": {"w_upper_setosa": -0.1, "w_bottom_setosa": 1.5, "b3": -2.0},
     "raw Versicolor": {"w_upper_versicolor": 2.4, "w_bottom_versicolor": -5.2, "b4": 0.0},
     "raw Virginica": {"w_upper_virginica": -2.2, "w_bottom_virginica": 3.7, "b5": 1.0},
@@ -116,7 +116,7 @@ class IrisNetwork(Module):
         return cls(**values)
 
     # ----- the per-row scalar graph (the articles' pictures) ----------------------------------
-    def _nodes(self, layer: Layer, inputs: tuple[Value, Value]) -> list[Value]:
+    def _nodes(self, layer: _Layer, inputs: tuple[Value, Value]) -> list[Value]:
         nodes = []
         for name, (first, second, bias) in layer.items():
             out = inputs[0] * getattr(self, first) + inputs[1] * getattr(self, second) + getattr(self, bias)
@@ -175,7 +175,7 @@ class IrisNetwork(Module):
         return self.forward_rows(rows)[0]
 
     # ----- the batched form (training, plots) -------------------------------------------------
-    def _stacked(self, layer: Layer) -> tuple[Value, Value]:
+    def _stacked(self, layer: _Layer) -> tuple[Value, Value]:
         """(weights (2, nodes), biases (nodes,)) stacked from the named scalar parameters."""
         columns = zip(*(tuple(node) for node in layer.values()))  # first weights, second weights, biases
         first, second, bias = ([getattr(self, name) for name in column] for column in columns)
