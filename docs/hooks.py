@@ -2,7 +2,8 @@
 while the site builds, so the pages cannot drift from the code.
 
 - ``FIGURES`` maps a file path inside the site to a function returning that file's bytes; pages
-  link to the path like any other file (``![graph](figures/first-graph.svg)``).
+  link to the path like any other file (``![graph](figures/first-graph.svg)``). Every figure of
+  `tinygrad_iris.figures.FIGURES` is there, at ``figures/<its docs_file>``.
 - ``SNIPPETS`` maps a name to a function returning Markdown; a page writes
   ``<!-- generated: name -->`` where that text goes. An unknown name fails the build.
 """
@@ -16,7 +17,6 @@ import math
 import re
 import runpy
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,8 +25,8 @@ from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import File, Files
 
 import tinygrad_iris as ti
-from tinygrad_iris import article_graph, network, plots
-from tinygrad_iris.iris import load_iris
+from tinygrad_iris import article, article_graph, figures, network, training
+from tinygrad_iris.files import format_from_name
 from tinygrad_iris.network import IrisNetwork
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,9 +57,6 @@ def example_output(name: str) -> str:
 
 
 # ----- the walk-through (docs/walkthrough.md) and training (docs/training.md) pages -------------------
-DESCENT_STEPS = 10  # as many as `tinygrad-iris optimize-b3` takes by default
-
-
 def _markdown_table(header: list[str], rows: list[list[str]], align: str) -> str:
     """A Markdown table; ``align`` has one letter per column, l (text) or r (numbers)."""
     rule = {"l": ":---", "r": "---:"}
@@ -67,12 +64,14 @@ def _markdown_table(header: list[str], rows: list[list[str]], align: str) -> str
     return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
 
 
-def _plot(draw: Callable[[Path], object], suffix: str = ".png") -> bytes:
-    """The bytes of a figure that ``draw(path)`` writes (the plots module writes files)."""
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / f"figure{suffix}"
-        draw(path)
-        return path.read_bytes()
+@functools.cache
+def _inputs() -> figures.Inputs:
+    """What every figure and number of the build is drawn from: one training, as `tinygrad-iris train`'s."""
+    return figures.Inputs()
+
+
+def _figure_file(figure: figures.NamedFigure) -> bytes:
+    return figure.render(_inputs(), format_from_name(figure.docs_file))
 
 
 def network_parameters() -> str:
@@ -88,7 +87,7 @@ def network_parameters() -> str:
 
 
 def forward_table() -> str:
-    table = network.article_table()
+    table = article.article_table()
     rows = [
         [f"{r.petal:.2f}", f"{r.sepal:.2f}", r.species, f"{r.p:.2f}", f"{r.cross_entropy:.2f}"]
         for r in table.rows
@@ -99,19 +98,10 @@ def forward_table() -> str:
 
 def descent_table() -> str:
     """The steps that examples/b3_descent.py computes, as the page shows its code."""
-    steps = _example("b3_descent")["descend"](b3=network.ARTICLE_B3, lr=1.0, steps=DESCENT_STEPS)
+    descend = _example("b3_descent")["descend"]
+    steps = descend(b3=network.ARTICLE_B3, lr=article.ARTICLE_LR, steps=article.DEFAULT_STEPS)
     rows = [[str(k), f"{b3:.4f}", f"{total:.4f}", f"{gradient:.4f}"] for k, b3, total, gradient in steps]
     return _markdown_table(["step", "b3", "total cross entropy", "d(total CE)/d(b3)"], rows, "rrrr")
-
-
-def b3_curve_png() -> bytes:
-    steps = network.optimize_b3(steps=DESCENT_STEPS).steps
-    minimum = network.b3_minimum()
-    return _plot(lambda path: plots.plot_b3_curve(path, network.B3_CURVE, network.b3_curve(), steps, minimum))
-
-
-def article_graph_svg() -> bytes:
-    return ti.render_bytes(article_graph.article_graph(), "svg")
 
 
 def gradient_terms() -> str:
@@ -120,8 +110,8 @@ def gradient_terms() -> str:
     terms = [(float(row.probabilities.data[0]), int(row.species == "Setosa")) for row in graph.rows]
     grads = [float(row.raw[0].grad) for row in graph.rows]
     rows = [
-        [row.label, f"{p_setosa:.4f}", str(setosa), f"{p_setosa - setosa:.4f}", f"{grad:.4f}"]
-        for row, (p_setosa, setosa), grad in zip(graph.rows, terms, grads)
+        [label, f"{p_setosa:.4f}", str(setosa), f"{p_setosa - setosa:.4f}", f"{grad:.4f}"]
+        for label, (p_setosa, setosa), grad in zip(graph.labels, terms, grads)
     ]
     term_sum = math.fsum(p_setosa - setosa for p_setosa, setosa in terms)
     rows.append(["**sum over the rows**", "", "", f"**{term_sum:.4f}**", f"**{math.fsum(grads):.4f}**"])
@@ -130,27 +120,17 @@ def gradient_terms() -> str:
     return _markdown_table(header, rows, "lrrrr")
 
 
-@functools.cache
-def _trained() -> tuple[IrisNetwork, network.TrainingHistory, float, float]:
-    """The articles' network trained as `tinygrad-iris train` does: (net, history, mean CE, accuracy)."""
-    net = IrisNetwork()
-    data = load_iris()
-    history = network.train(net, data.X, data.labels, network.DEFAULT_EPOCHS, "adam")
-    loss, accuracy = network.evaluate(net, data.X, data.labels)
-    return net, history, loss, accuracy
-
-
 def training_numbers() -> str:
-    data = load_iris()
+    trained = _inputs().trained
+    data, loss, accuracy = trained.data, trained.loss, trained.accuracy
     start = IrisNetwork(b3=0.0)
-    start_loss, start_accuracy = network.evaluate(start, data.X, data.labels)
-    _, _, loss, accuracy = _trained()
+    start_loss, start_accuracy = training.evaluate(start, data.X, data.labels)
     n = len(data.labels)
     rows = [
         [f"the articles' values with b3 = {start.b3.item():g}", "none", f"{start_loss:.4f}",
          f"{start_accuracy:.1%} ({round(start_accuracy * n)} of {n})"],
-        [f"the articles' values (b3 = {network.ARTICLE_B3:g}), then {network.DEFAULT_EPOCHS} epochs",
-         f"full batch, Adam, learning rate {network.DEFAULT_LR['adam']:g}", f"{loss:.4f}",
+        [f"the articles' values (b3 = {network.ARTICLE_B3:g}), then {training.DEFAULT_EPOCHS} epochs",
+         f"full batch, Adam, learning rate {training.DEFAULT_LR['adam']:g}", f"{loss:.4f}",
          f"{accuracy:.1%} ({round(accuracy * n)} of {n})"],
     ]  # fmt: skip
     return _markdown_table(["network", "training", "mean cross entropy", "accuracy"], rows, "llrr")
@@ -158,18 +138,10 @@ def training_numbers() -> str:
 
 FIGURES: dict[str, Callable[[], bytes]] = {
     "figures/first-graph.svg": first_graph_svg,
-    "figures/b3-curve.png": b3_curve_png,
-    "figures/article-graph.svg": article_graph_svg,
-    "figures/training.png": lambda: _plot(lambda path: plots.plot_training(path, _trained()[1])),
-    "figures/hidden-surfaces.png": lambda: _plot(
-        lambda path: plots.plot_hidden_surfaces(path, _trained()[0], "Hidden nodes after training")
-    ),
-    "figures/raw-outputs.png": lambda: _plot(
-        lambda path: plots.plot_raw_output_surfaces(path, _trained()[0], "Raw outputs after training")
-    ),
-    "figures/decision-regions.png": lambda: _plot(
-        lambda path: plots.plot_decision_regions(path, _trained()[0], load_iris())
-    ),
+    **{
+        f"figures/{each.docs_file}": functools.partial(_figure_file, each)
+        for each in figures.FIGURES.values()
+    },
 }
 SNIPPETS: dict[str, Callable[[], str]] = {
     "first_value_output": lambda: example_output("first_value"),
@@ -180,11 +152,11 @@ SNIPPETS: dict[str, Callable[[], str]] = {
     "gradient_terms": gradient_terms,
     "training_numbers": training_numbers,
     # numbers inside sentences
-    "total_ce": lambda: f"{network.article_table().total_cross_entropy:.2f}",
-    "b3_grad": lambda: f"{network.b3_gradient(network.ARTICLE_B3)[1]:.4f}",
-    "b3_minimum": lambda: f"{network.b3_minimum().b3:.5f}",
-    "ce_minimum": lambda: f"{network.b3_minimum().total_cross_entropy:.4f}",
-    "descent_steps": lambda: str(DESCENT_STEPS),
+    "total_ce": lambda: f"{article.article_table().total_cross_entropy:.2f}",
+    "b3_grad": lambda: f"{article.b3_gradient(network.ARTICLE_B3)[1]:.4f}",
+    "b3_minimum": lambda: f"{article.b3_minimum().b3:.5f}",
+    "ce_minimum": lambda: f"{article.b3_minimum().total_cross_entropy:.4f}",
+    "descent_steps": lambda: str(article.DEFAULT_STEPS),
 }
 
 

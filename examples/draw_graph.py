@@ -14,9 +14,9 @@ from tinygrad_iris.article_graph import article_graph, build_article_graph
 
 if __name__ == "__main__":
     graph = build_article_graph(b3=-2.0)
-    for row in graph.rows:
+    for label, row in zip(graph.labels, graph.rows):
         p_setosa, setosa = row.probabilities.data[0], int(row.species == "Setosa")
-        print(f"{row.label}: p_setosa {p_setosa:.4f} - {setosa} = raw Setosa grad {row.raw[0].grad:.4f}")
+        print(f"{label}: p_setosa {p_setosa:.4f} - {setosa} = raw Setosa grad {row.raw[0].grad:.4f}")
     print(f"b3.grad = {graph.net.b3.grad:.4f}")
     path = render_graph(article_graph(b3=-2.0), sys.argv[1] if len(sys.argv) > 1 else "graph.svg")
     print(f"wrote {path}")

@@ -10,8 +10,9 @@ import sys
 
 from tinygrad_iris import cross_entropy, no_grad
 from tinygrad_iris.iris import load_iris
-from tinygrad_iris.network import IrisNetwork, accuracy
+from tinygrad_iris.network import IrisNetwork
 from tinygrad_iris.optim import Adam
+from tinygrad_iris.training import accuracy
 
 
 def train_iris(epochs: int = 1000, lr: float = 0.05) -> tuple[IrisNetwork, float, float]:

@@ -366,3 +366,25 @@ def test_negative_numbers_with_exponents_are_values_not_options(capsys):
     assert "not a finite number" in capsys.readouterr().err
     assert main(["optimize-b3", "--start", "-2.5e0", "--steps", "1", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["steps"][0]["b3"] == -2.5
+
+
+# ----- the command registry -------------------------------------------------------------------------
+def test_a_new_command_is_one_block(capsys, monkeypatch):
+    from tinygrad_iris.arguments import count_text
+
+    monkeypatch.setattr(cli, "COMMANDS", dict(cli.COMMANDS))
+
+    @cli.command("hello", "greet a few times")
+    class Hello(cli.Command):
+        def add_arguments(self, parser):
+            parser.add_argument("--times", type=count_text, default=1, help="how often (default: 1)")
+
+        def run(self, args):
+            print(" ".join(["hello"] * args.times))
+
+    assert run(capsys, "hello", "--times", "3") == (0, "hello hello hello\n", "")
+    status, out, _ = run(capsys, "--help")
+    assert status == 0 and out.splitlines()[-4].split() == ["hello", "greet", "a", "few", "times"]
+    assert_one_line_error(*run(capsys, "hello", "--times", "-1"), 2, "--times: -1 must be between 0 and")
+    with pytest.raises(ValueError, match="command 'table' is registered twice"):
+        cli.command("table", "again")(Hello)

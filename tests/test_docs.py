@@ -183,3 +183,19 @@ def test_training_page_shows_the_numbers_and_the_figures(site: Path):
     for name in ("training", "hidden-surfaces", "raw-outputs", "decision-regions"):
         assert f'src="../figures/{name}.png"' in page
         assert (site / "figures" / f"{name}.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_every_registered_figure_is_on_the_site(site: Path):
+    from tinygrad_iris.figures import FIGURES
+
+    for figure in FIGURES.values():
+        assert (site / "figures" / figure.docs_file).stat().st_size > 1000, figure.name
+
+
+def test_the_how_to_shows_the_real_entries():
+    """docs/files-and-cli.md's worked examples are the code as it is, not a copy that drifted."""
+    page = (ROOT / "docs" / "files-and-cli.md").read_text()
+    section = page.split("## Adding a figure or a command")[1].split("\n## ")[0]
+    figure, command = re.findall(r"```python\n(.*?)```", section, re.DOTALL)
+    assert figure in (ROOT / "tinygrad_iris" / "figures.py").read_text()
+    assert command in (ROOT / "tinygrad_iris" / "cli.py").read_text()

@@ -466,3 +466,70 @@ def test_helpers_used_above_behave():
     assert sink.getvalue() == b"abcde"
     with pytest.raises(Blocked), deadline(0.05):
         time.sleep(3)
+
+
+# ----- output paths: what the commands check before the work, and formats by name ---------------------
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("a.png", "png"),
+        ("A.PNG", "png"),
+        ("g.gv", "dot"),
+        ("g.dot", "dot"),
+        ("x.tar.gz", "gz"),
+        ("noext", ""),
+    ],
+)
+def test_the_format_a_name_asks_for(name, expected):
+    assert files.format_from_name(name) == expected
+
+
+def test_suffixes_for_messages():
+    assert files.suffixes(("png", "svg", "pdf")) == ".png, .svg or .pdf"
+    assert files.suffixes(("html",)) == ".html"
+
+
+def test_check_writable_refuses_what_cannot_be_written_and_touches_nothing(tmp_path):
+    (tmp_path / "folder").mkdir()
+    os.mkfifo(tmp_path / "pipe")
+    (tmp_path / "file.txt").write_text("keep me")
+    cases = [
+        ("folder", "it is a directory"),
+        ("pipe", "it exists and is not a regular file"),
+        ("no/such.png", f"no directory {tmp_path / 'no'}"),
+        ("file.txt/x.png", f"no directory {tmp_path / 'file.txt'}"),
+        ("p" * 300 + ".png", "File name too long"),
+    ]
+    for name, words in cases:
+        with pytest.raises(OSError) as info:
+            files.check_writable(tmp_path / name)
+        assert str(info.value) == f"cannot write {tmp_path / name}: {words}"
+    files.check_writable(tmp_path / "new.png")  # absent, in a writable folder: fine
+    files.check_writable(tmp_path / "file.txt")  # an existing regular file may be replaced
+    assert sorted(os.listdir(tmp_path)) == ["file.txt", "folder", "pipe"]
+    assert (tmp_path / "file.txt").read_text() == "keep me"
+
+
+def test_check_writable_refuses_a_folder_it_may_not_write(tmp_path, monkeypatch):
+    # as the os.access of a user without write permission says (root may write anywhere)
+    monkeypatch.setattr(files.os, "access", lambda path, mode: not (path == tmp_path and mode == os.W_OK))
+    with pytest.raises(OSError) as info:
+        files.check_writable(tmp_path / "x.png")
+    assert str(info.value) == f"cannot write {tmp_path / 'x.png'}: directory {tmp_path} is not writable"
+
+
+def test_make_folder_creates_parents_and_refuses_a_file(tmp_path):
+    assert files.make_folder(tmp_path / "a" / "b") == tmp_path / "a" / "b" and (tmp_path / "a" / "b").is_dir()
+    assert files.make_folder(tmp_path / "a") == tmp_path / "a"  # already there
+    (tmp_path / "file.txt").write_text("x")
+    with pytest.raises(OSError, match="it is not a directory"):
+        files.make_folder(tmp_path / "file.txt")
+    with pytest.raises(OSError, match=f"cannot create the folder {tmp_path / 'file.txt' / 'sub'}: "):
+        files.make_folder(tmp_path / "file.txt" / "sub")
+
+
+def test_write_bytes_replaces_a_file_whole(tmp_path):
+    path = tmp_path / "x.bin"
+    path.write_bytes(b"old")
+    assert files.write_bytes(path, b"new bytes") == path
+    assert path.read_bytes() == b"new bytes" and os.listdir(tmp_path) == ["x.bin"]

@@ -7,20 +7,10 @@ import pytest
 from article_reference import ROWS, hand_gradient, hand_probabilities, hand_total
 
 from tinygrad_iris import SOFTMAX_DENOMINATOR, Value, cross_entropy, gradcheck
+from tinygrad_iris.article import B3_CURVE, article_table, b3_curve, b3_gradient, optimize_b3
 from tinygrad_iris.iris import load_iris
-from tinygrad_iris.network import (
-    ARTICLE_ROWS,
-    B3_CURVE,
-    SPECIES,
-    IrisNetwork,
-    accuracy,
-    article_table,
-    b3_curve,
-    b3_gradient,
-    evaluate,
-    optimize_b3,
-    train,
-)
+from tinygrad_iris.network import ARTICLE_ROWS, SPECIES, IrisNetwork
+from tinygrad_iris.training import accuracy, evaluate, train
 
 NAMES = [
     *("w_petal_upper", "w_sepal_upper", "b1", "w_petal_bottom", "w_sepal_bottom", "b2"),
@@ -82,6 +72,36 @@ def test_total_cross_entropy_graph_is_the_per_row_sum():
     assert total.item() == pytest.approx(hand_total(-2.0), rel=1e-12)
     single = net.row_loss(0.04, 0.42, 0)
     assert single.item() == pytest.approx(-math.log(hand_probabilities(0.04, 0.42, -2.0)[0]), rel=1e-12)
+
+
+def test_a_rows_forward_pass_hands_back_its_named_nodes():
+    net = IrisNetwork()
+    row = net.row(0.50, 0.37, 1)
+    assert (row.petal, row.sepal, row.species) == (0.50, 0.37, "Versicolor")
+    assert [node.op for node in row.hidden] == ["relu", "relu"]
+    upper, bottom = 0.50 * -2.5 + 0.37 * 0.6 + 1.6, 0.50 * -1.5 + 0.37 * 0.4 + 0.7  # both positive
+    assert [node.item() for node in row.hidden] == pytest.approx([upper, bottom], rel=1e-12)
+    assert [node.name for node in row.raw] == ["raw Setosa", "raw Versicolor", "raw Virginica"]
+    probabilities = hand_probabilities(0.50, 0.37, -2.0)
+    assert row.probabilities.data == pytest.approx(probabilities, rel=1e-12)
+    assert row.probability.name == "p(Versicolor)"
+    assert row.probability.item() == pytest.approx(probabilities[1], rel=1e-12)
+    assert row.loss.name == "cross entropy"
+    assert row.loss.item() == pytest.approx(-math.log(probabilities[1]), rel=1e-12)
+    inside = _ancestors(row.loss)  # each node the record names is one the loss was computed from
+    for node in (*row.hidden, *row.raw, row.probabilities, row.probability):
+        assert id(node) in inside
+
+
+def test_forward_rows_sums_the_rows_losses():
+    total, rows = IrisNetwork().forward_rows()
+    assert [row.species for row in rows] == ["Setosa", "Virginica", "Versicolor"]
+    assert total.item() == pytest.approx(sum(row.loss.item() for row in rows), rel=1e-15)
+    assert all(id(row.loss) in _ancestors(total) for row in rows)
+    single, (only,) = IrisNetwork().forward_rows([(0.2, 0.3, 1)])
+    assert single is only.loss and single.name == "total cross entropy"
+    with pytest.raises(ValueError, match="got no rows"):
+        IrisNetwork().forward_rows([])
 
 
 def _ancestors(node):

@@ -14,73 +14,43 @@ from dataclasses import dataclass
 import graphviz
 
 from .engine import Value
-from .iris import SPECIES
-from .network import ARTICLE_B3, ARTICLE_ROWS, IrisNetwork, Rows
-from .render import GroupLabel, draw_graph, graph_nodes, groups_from_stages
+from .network import ARTICLE_B3, ARTICLE_ROWS, IrisNetwork, RowNodes, Rows
+from .render import GroupLabel, draw_graph, groups_from_stages
 
-__all__ = ["STAGES", "ArticleGraph", "RowNodes", "article_graph", "build_article_graph", "draw_article_graph"]
+__all__ = ["STAGES", "ArticleGraph", "article_graph", "build_article_graph", "draw_article_graph"]
 
 STAGES = ("hidden layer", "raw outputs", "softmax", "cross entropy")
 
 
 @dataclass(frozen=True)
-class RowNodes:
-    """One training row's nodes in the graph, stage by stage (see `STAGES`)."""
-
-    label: str  # "row 1: Setosa (petal 0.04, sepal 0.42)"
-    species: str  # the flower's true species
-    hidden: tuple[Value, ...]  # relu(upper), relu(bottom)
-    raw: tuple[Value, ...]  # the raw outputs: Setosa, Versicolor, Virginica
-    probabilities: Value  # softmax of the raw outputs, shape (3,)
-    probability: Value  # p(true species), picked from the softmax
-    loss: Value  # the row's cross entropy, -log p
-
-    def stages(self) -> list[tuple[GroupLabel, Sequence[Value]]]:
-        """``((label, stage), outputs)`` per stage, for `groups_from_stages`."""
-        outputs = (self.hidden, self.raw, (self.probability,), (self.loss,))
-        return [((self.label, stage), nodes) for stage, nodes in zip(STAGES, outputs)]
-
-
-@dataclass(frozen=True)
 class ArticleGraph:
-    """`IrisNetwork.total_cross_entropy` of the articles' rows after backward(), with its rows' nodes."""
+    """`IrisNetwork.forward_rows` of the articles' rows after backward(): the total and each row's nodes."""
 
     net: IrisNetwork
     total: Value
     rows: tuple[RowNodes, ...]
 
-
-def _row_nodes(total: Value, rows: Rows) -> tuple[RowNodes, ...]:
-    """Find each row's stage outputs by the names `IrisNetwork.row_loss` gives them."""
-    losses = [node for node in graph_nodes(total) if node.name == "cross entropy"]
-    if len(rows) == 1:  # total_cross_entropy of one row is that row's loss, renamed
-        losses = [total]
-    if len(losses) != len(rows):
-        raise ValueError(f"article graph: found {len(losses)} rows' cross entropies, expected {len(rows)}")
-    found = []
-    for number, (loss, (petal, sepal, species)) in enumerate(zip(losses, rows), 1):
-        nodes = graph_nodes(loss)
-        by_name = {node.name: node for node in nodes if node.name}
-        found.append(
-            RowNodes(
-                label=f"row {number}: {SPECIES[species]} (petal {petal:.2f}, sepal {sepal:.2f})",
-                species=SPECIES[species],
-                hidden=tuple(node for node in nodes if node.op == "relu"),
-                raw=tuple(by_name[f"raw {name}"] for name in SPECIES),
-                probabilities=by_name["softmax"],
-                probability=by_name[f"p({SPECIES[species]})"],
-                loss=loss,
-            )
+    @property
+    def labels(self) -> tuple[str, ...]:
+        """Each row's caption: "row 1: Setosa (petal 0.04, sepal 0.42)"."""
+        return tuple(
+            f"row {number}: {row.species} (petal {row.petal:.2f}, sepal {row.sepal:.2f})"
+            for number, row in enumerate(self.rows, 1)
         )
-    return tuple(found)
+
+
+def _stages(label: str, row: RowNodes) -> list[tuple[GroupLabel, Sequence[Value]]]:
+    """``((label, stage), outputs)`` per stage of `STAGES`, for `groups_from_stages`."""
+    outputs = (row.hidden, row.raw, (row.probability,), (row.loss,))
+    return [((label, stage), nodes) for stage, nodes in zip(STAGES, outputs)]
 
 
 def build_article_graph(b3: float = ARTICLE_B3, rows: Rows = ARTICLE_ROWS) -> ArticleGraph:
     """The articles' network at ``b3``: total cross-entropy of ``rows``, backward() already run."""
     net = IrisNetwork(b3=b3)
-    total = net.total_cross_entropy(rows)
+    total, nodes = net.forward_rows(rows)
     total.backward()
-    return ArticleGraph(net, total, _row_nodes(total, rows))
+    return ArticleGraph(net, total, nodes)
 
 
 def article_graph(b3: float = ARTICLE_B3, rows: Rows = ARTICLE_ROWS) -> graphviz.Digraph:
@@ -96,8 +66,8 @@ def draw_article_graph(graph: ArticleGraph) -> graphviz.Digraph:
     """Draw an already built `ArticleGraph` (see `article_graph`)."""
     rows = graph.rows
     b3 = float(graph.net.b3.data)
-    stages = [stage for row in graph.rows for stage in row.stages()]
-    raw_setosa_grads = " + ".join(f"({row.raw[0].grad:.4g})" for row in graph.rows)
+    stages = [stage for label, row in zip(graph.labels, rows) for stage in _stages(label, row)]
+    raw_setosa_grads = " + ".join(f"({row.raw[0].grad:.4g})" for row in rows)
     title = (
         f"The articles' network on {len(rows)} flowers at b3 = {b3:g}, after backward(): "
         f"total cross entropy {graph.total.item():.4g}.\n"

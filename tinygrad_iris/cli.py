@@ -1,5 +1,9 @@
 """The ``tinygrad-iris`` command (also ``python -m tinygrad_iris``): the articles, end to end.
 
+Each command is one class below: its name and help line, its arguments (`Command.add_arguments`)
+next to what it runs (`Command.run`); `build_parser` assembles the parser from `COMMANDS`, so a
+new command is one block (docs/files-and-cli.md, "Adding a figure or a command").
+
 Exit status: 0 success, 2 usage error, 1 runtime error, 130 interrupted. Every error is one
 line on stderr, never a traceback; files are written atomically (never half-written).
 """
@@ -14,41 +18,28 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 
 import numpy as np
 
-from .article_graph import article_graph
-from .files import IMAGE_FORMATS, write_atomically
+from .arguments import b3_text, count_text, learning_rate_text, output_path_text, seed_text
+from .article import ARTICLE_LR, DEFAULT_STEPS, ArticleTable, Descent, article_table, b3_minimum, optimize_b3
+from .figures import FIGURES, Inputs, NamedFigure, plots_module
+from .files import check_writable, format_from_name, make_folder, suffixes
 from .iris import IrisData, load_iris
-from .network import (
-    ARTICLE_B3,
-    B3_CURVE,
-    DEFAULT_EPOCHS,
-    DEFAULT_LR,
-    OPTIMIZERS,
-    IrisNetwork,
-    TrainingHistory,
-    article_table,
-    b3_curve,
-    b3_minimum,
-    evaluate,
-    optimize_b3,
-    train,
-)
-from .render import FORMATS, GraphvizNotFoundError, render_bytes
+from .network import ARTICLE_B3, IrisNetwork
+from .render import GraphvizNotFoundError
+from .training import DEFAULT_EPOCHS, DEFAULT_LR, OPTIMIZERS, Trained, train
 
 if TYPE_CHECKING:
     from _typeshed import SupportsWrite
 
-__all__ = ["main"]
+__all__ = ["COMMANDS", "Command", "build_parser", "command", "main"]
 
 PROG = "tinygrad-iris"
-MAX_COUNT = 1_000_000  # steps or epochs: beyond this a typo is likelier than a wish
-MAX_B3 = 100.0  # |b3| beyond this underflows a probability to 0 and the cross-entropy to inf
-MAX_LR = 100.0
-DEFAULT_STEPS = 10
+PARAMS_FILE = "params.npz"  # what the demo saves the trained parameters as
 
 
 class UsageError(Exception):
@@ -64,83 +55,13 @@ class _Parser(argparse.ArgumentParser):
         (file or sys.stdout).write(self.format_help())
 
 
-# ----- argument types: each rejects with a message argparse prefixes with the option's name --------
-def _number(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
-    return value
-
-
-def _b3(text: str) -> float:
-    value = _number(text)
-    if abs(value) > MAX_B3:
-        raise argparse.ArgumentTypeError(f"{text} is outside [-{MAX_B3:g}, {MAX_B3:g}]")
-    return value
-
-
-def _learning_rate(text: str) -> float:
-    value = _number(text)
-    if not 0 < value <= MAX_LR:
-        raise argparse.ArgumentTypeError(f"{text} must be greater than 0 and at most {MAX_LR:g}")
-    return value
-
-
-def _whole_number(largest: int, largest_text: str) -> Callable[[str], int]:
-    """An argument type for whole numbers in [0, largest]."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-        if not 0 <= value <= largest:
-            raise argparse.ArgumentTypeError(f"{text} must be between 0 and {largest_text}")
-        return value
-
-    return parse
-
-
-_count = _whole_number(MAX_COUNT, f"{MAX_COUNT:,}")
-_seed = _whole_number(2**63 - 1, "2**63 - 1")
-
-
-def _image_path(text: str) -> Path:
-    path = Path(text)
-    if path.suffix.lower().lstrip(".") not in IMAGE_FORMATS:
-        raise argparse.ArgumentTypeError(f"{text!r} must end in .png, .svg or .pdf")
-    return path
-
-
-# ----- output ---------------------------------------------------------------------------------------
+# ----- what the commands share ----------------------------------------------------------------------
 def _print_json(document: dict[str, Any]) -> None:
     print(json.dumps(document, indent=2, allow_nan=False))
 
 
-def _check_writable(path: Path) -> None:
-    """Fail before the work, not after it, when ``path`` cannot be written."""
-    folder = path.parent
-    if path.is_dir():
-        raise OSError(f"cannot write {path}: it is a directory")
-    if path.exists() and not path.is_file():  # a pipe or device: replacing it would destroy it
-        raise OSError(f"cannot write {path}: it exists and is not a regular file")
-    if not folder.is_dir():
-        raise OSError(f"cannot write {path}: no directory {folder}")
-    if not os.access(folder, os.W_OK):
-        raise OSError(f"cannot write {path}: directory {folder} is not writable")
-
-
-def _plots() -> Any:
-    try:
-        from . import plots
-    except ImportError as err:
-        raise RuntimeError(
-            f"drawing needs matplotlib ({err}); install it with: pip install 'tinygrad_iris[plot]'"
-        ) from None
-    return plots
+def _fail(message: str) -> None:
+    print(" ".join(message.split()), file=sys.stderr)
 
 
 class _Progress:
@@ -167,290 +88,320 @@ class _Progress:
             self.stderr.write("\n")
 
 
-def _train(
+def _add_b3(parser: argparse.ArgumentParser, flag: str = "--b3", what: str = "the bias b3") -> None:
+    parser.add_argument(flag, type=b3_text, default=ARTICLE_B3, help=f"{what} (default: {ARTICLE_B3:g})")
+
+
+def _train_with_progress(
     net: IrisNetwork, data: IrisData, epochs: int, optimizer: str, lr: float | None, quiet: bool
-) -> tuple[TrainingHistory, float, float]:
-    """Train with a progress display; return the history and the final (mean CE, accuracy)."""
+) -> Trained:
+    """`training.train` with a progress display, then measured; a RuntimeError if it diverged."""
     progress = _Progress(epochs, quiet, sys.stderr, sys.stdout)
     try:
         history = train(net, data.X, data.labels, epochs, optimizer, lr, on_epoch=progress)
     finally:
         progress.close()
-    loss, accuracy = evaluate(net, data.X, data.labels)
-    if not (math.isfinite(loss) and all(np.isfinite(p.data).all() for p in net.parameters())):
+    trained = Trained.measure(net, data, history)
+    if not (math.isfinite(trained.loss) and all(np.isfinite(p.data).all() for p in net.parameters())):
         raise RuntimeError(
-            f"training diverged: mean cross entropy {loss:g} after {epochs} epochs (the parameters "
+            f"training diverged: mean cross entropy {trained.loss:g} after {epochs} epochs (the parameters "
             "overflowed; try a smaller --lr or other starting values); nothing was saved"
         )
-    return history, loss, accuracy
+    return trained
 
 
-# ----- the commands -----------------------------------------------------------------------------------
-def _table_document(b3: float) -> dict[str, Any]:
-    table = article_table(b3)
-    return {
-        "b3": table.b3,
-        "rows": [vars(row) for row in table.rows],
-        "total_cross_entropy": table.total_cross_entropy,
-    }
-
-
-def _print_table(document: dict[str, Any]) -> None:
-    print(f"b3 = {document['b3']:g}")
+def _print_table(table: ArticleTable) -> None:
+    print(f"b3 = {table.b3:g}")
     print(f"{'petal':>6} {'sepal':>6}  {'species':<11}{'p':>6} {'cross entropy':>14}")
-    for row in document["rows"]:
-        print(
-            f"{row['petal']:6.2f} {row['sepal']:6.2f}  {row['species']:<11}"
-            f"{row['p']:6.2f} {row['cross_entropy']:14.2f}"
-        )
-    total = document["total_cross_entropy"]
+    for row in table.rows:
+        print(f"{row.petal:6.2f} {row.sepal:6.2f}  {row.species:<11}{row.p:6.2f} {row.cross_entropy:14.2f}")
+    total = table.total_cross_entropy
     print(f"total cross entropy: {total:.2f} ({total:.5f})")
 
 
-def cmd_table(args: argparse.Namespace) -> None:
-    document = _table_document(args.b3)
-    if args.json:
-        _print_json(document)
-    else:
-        _print_table(document)
-
-
-def _descent_document(start: float, lr: float, steps: int) -> dict[str, Any]:
-    descent = optimize_b3(start, lr, steps)
-    return {"steps": [vars(step) for step in descent.steps], "b3": descent.b3}
-
-
-def _print_descent(document: dict[str, Any], start: float, lr: float) -> None:
+def _print_descent(descent: Descent, start: float, lr: float) -> None:
     print(f"gradient descent on b3 from {start:g}, learning rate {lr:g}; d(total CE)/d(b3) by backward()")
     print(f"{'step':>4} {'b3':>10} {'total CE':>10} {'gradient':>10}")
-    for step in document["steps"]:
-        print(
-            f"{step['step']:4d} {step['b3']:10.4f} "
-            f"{step['total_cross_entropy']:10.4f} {step['gradient']:10.4f}"
+    for step in descent.steps:
+        print(f"{step.step:4d} {step.b3:10.4f} {step.total_cross_entropy:10.4f} {step.gradient:10.4f}")
+    print(f"b3 after {len(descent.steps)} steps: {descent.b3:.5f}")
+
+
+# ----- the commands -----------------------------------------------------------------------------------
+class Command:
+    """One subcommand: its options, and what it runs. `command` gives it its name and help line."""
+
+    name: str
+    help: str
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        """Add this command's options to its parser (called each time the parser is built)."""
+
+    def run(self, args: argparse.Namespace) -> None:
+        raise NotImplementedError
+
+
+COMMANDS: dict[str, Command] = {}  # in the order `--help` lists them
+
+
+def command(name: str, help: str) -> Callable[[type[Command]], type[Command]]:
+    """Class decorator: the command ``name`` (with ``help`` in the list of commands) joins `COMMANDS`."""
+
+    def register(cls: type[Command]) -> type[Command]:
+        if name in COMMANDS:
+            raise ValueError(f"command {name!r} is registered twice")
+        cls.name, cls.help = name, help
+        COMMANDS[name] = cls()
+        return cls
+
+    return register
+
+
+@command("table", "the articles' forward-pass table for the three flowers")
+class Table(Command):
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        _add_b3(parser)
+        parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+
+    def run(self, args: argparse.Namespace) -> None:
+        table = article_table(args.b3)
+        if args.json:
+            _print_json(asdict(table))
+        else:
+            _print_table(table)
+
+
+@command("optimize-b3", "gradient descent on b3 alone, by backward()")
+class OptimizeB3(Command):
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        _add_b3(parser, "--start", "starting b3")
+        parser.add_argument(
+            "--lr",
+            type=learning_rate_text,
+            default=ARTICLE_LR,
+            help=f"learning rate (default: {ARTICLE_LR:g})",
         )
-    print(f"b3 after {len(document['steps'])} steps: {document['b3']:.5f}")
+        parser.add_argument(
+            "--steps",
+            type=count_text,
+            default=DEFAULT_STEPS,
+            help=f"number of steps (default: {DEFAULT_STEPS})",
+        )
+        parser.add_argument("--json", action="store_true", help="print JSON instead of lines")
+
+    def run(self, args: argparse.Namespace) -> None:
+        descent = optimize_b3(args.start, args.lr, args.steps)
+        if args.json:
+            _print_json(asdict(descent))
+        else:
+            _print_descent(descent, args.start, args.lr)
 
 
-def cmd_optimize_b3(args: argparse.Namespace) -> None:
-    document = _descent_document(args.start, args.lr, args.steps)
-    if args.json:
-        _print_json(document)
-    else:
-        _print_descent(document, args.start, args.lr)
+@command("curve", "plot the pink curve: total cross entropy against b3")
+class Curve(Command):
+    figure = FIGURES["curve"]
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        formats = "/".join(f".{format}" for format in self.figure.formats)
+        parser.add_argument(
+            "-o",
+            "--output",
+            type=output_path_text(self.figure.formats),
+            default=Path(self.figure.file),
+            help=f"image file, {formats} (default: {self.figure.file})",
+        )
+
+    def run(self, args: argparse.Namespace) -> None:
+        check_writable(args.output)
+        minimum = b3_minimum()
+        path = self.figure.write(Inputs(), args.output)
+        print(f"wrote {path} (minimum: b3 = {minimum.b3:.5f}, total CE {minimum.total_cross_entropy:.4f})")
 
 
-def _draw_curve(path: Path) -> Path:
-    return _plots().plot_b3_curve(
-        path, B3_CURVE, b3_curve(), optimize_b3(steps=DEFAULT_STEPS).steps, b3_minimum()
-    )
+@command("graph", "draw the three rows' computation graph with b3's paths highlighted")
+class Graph(Command):
+    figure = FIGURES["graph"]
 
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        _add_b3(parser)
+        parser.add_argument(
+            "-o",
+            "--output",
+            default=self.figure.file,
+            metavar="FILE",
+            help=f"output file; '-' writes to stdout (default: {self.figure.file})",
+        )
+        parser.add_argument(
+            "--format",
+            choices=self.figure.formats,
+            default=None,
+            help="svg, png, pdf or dot (default: the file's extension; dot for stdout)",
+        )
 
-def cmd_curve(args: argparse.Namespace) -> None:
-    _check_writable(args.output)
-    minimum = b3_minimum()
-    path = _draw_curve(args.output)
-    print(f"wrote {path} (minimum: b3 = {minimum.b3:.5f}, total CE {minimum.total_cross_entropy:.4f})")
-
-
-def _graph_format(output: str, format: str | None) -> str:
-    """--format if given; DOT text for stdout; otherwise the output file's extension (.gv is DOT)."""
-    if format is not None:
+    def output_format(self, output: str, format: str | None) -> str:
+        """--format if given; DOT text for stdout; otherwise the output file's extension."""
+        if format is not None:
+            return format
+        if output == "-":
+            return "dot"
+        format = format_from_name(output)
+        if format not in self.figure.formats:
+            raise UsageError(
+                f"{PROG} graph: error: cannot tell the format of {output!r} from its extension; "
+                f"name it {suffixes(self.figure.formats)}, or pass --format"
+            )
         return format
-    if output == "-":
-        return "dot"
-    extension = Path(output).suffix.lower().lstrip(".")
-    extension = "dot" if extension == "gv" else extension
-    if extension not in FORMATS:
-        raise UsageError(
-            f"{PROG} graph: error: cannot tell the format of {output!r} from its extension; "
-            f"name it .svg, .png, .pdf or .dot, or pass --format"
+
+    def run(self, args: argparse.Namespace) -> None:
+        format = self.output_format(args.output, args.format)
+        inputs = Inputs(b3=args.b3)
+        if args.output == "-":
+            data = self.figure.render(inputs, format)
+            sys.stdout.flush()
+            sys.stdout.buffer.write(data)
+            return
+        path = Path(args.output)
+        check_writable(path)
+        self.figure.write(inputs, path, format)
+        print(f"wrote {path} ({format}): the three rows' graph at b3 = {args.b3:g}, b3's paths in pink")
+
+
+@command("train", "train every weight and bias on all 150 flowers")
+class Train(Command):
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(
+            "--epochs",
+            type=count_text,
+            default=DEFAULT_EPOCHS,
+            help=f"full-batch epochs (default: {DEFAULT_EPOCHS})",
         )
-    return extension
-
-
-def _write_graph(path: Path, b3: float, format: str) -> Path:
-    data = render_bytes(article_graph(b3), format)  # before touching the file: dot may be missing
-    return write_atomically(path, lambda file: file.write(data))
-
-
-def cmd_graph(args: argparse.Namespace) -> None:
-    format = _graph_format(args.output, args.format)
-    if args.output == "-":
-        data = render_bytes(article_graph(args.b3), format)
-        sys.stdout.flush()
-        sys.stdout.buffer.write(data)
-        return
-    path = Path(args.output)
-    _check_writable(path)
-    _write_graph(path, args.b3, format)
-    print(f"wrote {path} ({format}): the three rows' graph at b3 = {args.b3:g}, b3's paths in pink")
-
-
-def cmd_train(args: argparse.Namespace) -> None:
-    if args.save is not None:
-        _check_writable(args.save)
-    net = IrisNetwork() if args.init == "article" else IrisNetwork.random(args.seed)
-    if args.load is not None:
-        net.load(args.load)
-    data = load_iris()
-    dead_before = net.dead_units(data.X)
-    if dead_before and not args.json:
-        print(f"warning: hidden node(s) {', '.join(dead_before)} output 0 on every flower before training")
-    _, loss, accuracy = _train(net, data, args.epochs, args.optimizer, args.lr, quiet=args.json)
-    dead = net.dead_units(data.X)
-    if args.save is not None:
-        net.save(args.save)
-    lr = DEFAULT_LR[args.optimizer] if args.lr is None else args.lr
-    if args.json:
-        _print_json(
-            {
-                "samples": len(data.labels),
-                "epochs": args.epochs,
-                "loss": loss,
-                "accuracy": accuracy,
-                "optimizer": args.optimizer,
-                "lr": lr,
-                "dead_units": dead,
-            }
+        parser.add_argument(
+            "--optimizer",
+            choices=OPTIMIZERS,
+            default="adam",
+            help="adam, or sgd with momentum 0.9 (default: adam)",
         )
-        return
-    correct = round(accuracy * len(data.labels))
-    print(f"trained {args.epochs} epochs ({args.optimizer}, lr {lr:g}) on {len(data.labels)} flowers")
-    print(f"mean cross entropy {loss:.4f}, accuracy {accuracy:.1%} ({correct}/{len(data.labels)})")
-    if dead:
-        print(f"warning: dead hidden node(s) after training: {', '.join(dead)} (try another --seed)")
-    if args.save is not None:
-        print(f"saved the parameters to {args.save}")
+        parser.add_argument(
+            "--lr",
+            type=learning_rate_text,
+            default=None,
+            help=f"learning rate (default: {DEFAULT_LR['adam']:g} for adam, {DEFAULT_LR['sgd']:g} for sgd)",
+        )
+        parser.add_argument(
+            "--init",
+            choices=("article", "random"),
+            default="article",
+            help="starting weights (default: article)",
+        )
+        parser.add_argument("--seed", type=seed_text, default=0, help="seed of the random start (default: 0)")
+        parser.add_argument(
+            "--save", type=Path, metavar="PARAMS.npz", help="write the trained parameters here"
+        )
+        parser.add_argument(
+            "--load", type=Path, metavar="PARAMS.npz", help="start from parameters saved by --save"
+        )
+        parser.add_argument("--json", action="store_true", help="print JSON instead of lines (no progress)")
+
+    def run(self, args: argparse.Namespace) -> None:
+        if args.save is not None:
+            check_writable(args.save)
+        net = IrisNetwork() if args.init == "article" else IrisNetwork.random(args.seed)
+        if args.load is not None:
+            net.load(args.load)
+        data = load_iris()
+        dead_before = net.dead_units(data.X)
+        if dead_before and not args.json:
+            print(
+                f"warning: hidden node(s) {', '.join(dead_before)} output 0 on every flower before training"
+            )
+        trained = _train_with_progress(net, data, args.epochs, args.optimizer, args.lr, quiet=args.json)
+        dead = net.dead_units(data.X)
+        if args.save is not None:
+            net.save(args.save)
+        lr = DEFAULT_LR[args.optimizer] if args.lr is None else args.lr
+        flowers = len(data.labels)
+        if args.json:
+            _print_json(
+                {
+                    "samples": flowers,
+                    "epochs": args.epochs,
+                    "loss": trained.loss,
+                    "accuracy": trained.accuracy,
+                    "optimizer": args.optimizer,
+                    "lr": lr,
+                    "dead_units": dead,
+                }
+            )
+            return
+        correct = round(trained.accuracy * flowers)
+        print(f"trained {args.epochs} epochs ({args.optimizer}, lr {lr:g}) on {flowers} flowers")
+        print(f"mean cross entropy {trained.loss:.4f}, accuracy {trained.accuracy:.1%} ({correct}/{flowers})")
+        if dead:
+            print(f"warning: dead hidden node(s) after training: {', '.join(dead)} (try another --seed)")
+        if args.save is not None:
+            print(f"saved the parameters to {args.save}")
 
 
-def cmd_demo(args: argparse.Namespace) -> None:
-    out: Path = args.out
-    if out.exists() and not out.is_dir():
-        raise OSError(f"cannot write to {out}: it is not a directory")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise OSError(f"cannot create the folder {out}: {err.strerror or err}") from None
-    _check_writable(out / "curve.png")
-    plots = _plots()
-    data = load_iris()
-    written = []
+@command("demo", "the articles end to end, then training; writes figures")
+class Demo(Command):
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.add_argument(
+            "--out", type=Path, default=Path("out"), metavar="DIR", help="output folder (default: ./out)"
+        )
 
-    print("== The forward pass for the articles' three flowers (b3 = -2) ==")
-    _print_table(_table_document(ARTICLE_B3))
-    print("\n== Backpropagation: gradient descent on b3 alone ==")
-    _print_descent(_descent_document(ARTICLE_B3, 1.0, DEFAULT_STEPS), ARTICLE_B3, 1.0)
-    minimum = b3_minimum()
-    print(f"minimum: b3 = {minimum.b3:.5f}, total cross entropy {minimum.total_cross_entropy:.4f}")
-    written.append(_draw_curve(out / "curve.png"))
-    try:
-        written.append(_write_graph(out / "graph.svg", ARTICLE_B3, "svg"))
-    except GraphvizNotFoundError as err:  # the graph is worth having even as DOT text
-        _fail(f"{PROG}: warning: {err}; writing graph.dot instead of graph.svg")
-        written.append(_write_graph(out / "graph.dot", ARTICLE_B3, "dot"))
+    def run(self, args: argparse.Namespace) -> None:
+        out = make_folder(args.out)
+        for name in [*(figure.file for figure in FIGURES.values()), PARAMS_FILE]:
+            check_writable(out / name)
+        plots_module()  # before the work: matplotlib may be missing
 
-    print("\n== Training every weight and bias on Fisher's 150 flowers ==")
-    before = IrisNetwork(b3=0.0)
-    correct = int(np.sum(before.predict(data.X) == data.labels))
-    print(f"the articles' network with b3 = 0 classifies {correct} of {len(data.labels)} flowers")
-    net = IrisNetwork()
-    history, loss, accuracy = _train(net, data, DEFAULT_EPOCHS, "adam", None, quiet=False)
-    print(f"after {DEFAULT_EPOCHS} epochs of Adam: mean cross entropy {loss:.4f}, accuracy {accuracy:.1%}")
-    written.append(plots.plot_training(out / "training.png", history))
-    title = "after training"
-    written.append(plots.plot_hidden_surfaces(out / "hidden_surfaces.png", net, f"Hidden nodes {title}"))
-    written.append(plots.plot_raw_output_surfaces(out / "raw_outputs.png", net, f"Raw outputs {title}"))
-    written.append(plots.plot_decision_regions(out / "decision_regions.png", net, data))
-    params = out / "params.npz"
-    net.save(params)
-    written.append(params)
+        print("== The forward pass for the articles' three flowers (b3 = -2) ==")
+        _print_table(article_table(ARTICLE_B3))
+        print("\n== Backpropagation: gradient descent on b3 alone ==")
+        _print_descent(optimize_b3(ARTICLE_B3, ARTICLE_LR, DEFAULT_STEPS), ARTICLE_B3, ARTICLE_LR)
+        minimum = b3_minimum()
+        print(f"minimum: b3 = {minimum.b3:.5f}, total cross entropy {minimum.total_cross_entropy:.4f}")
 
-    print(f"\nwrote {len(written)} files to {out}/:")
-    for path in written:
-        print(f"  {path}")
+        print("\n== Training every weight and bias on Fisher's 150 flowers ==")
+        data = load_iris()
+        correct = int(np.sum(IrisNetwork(b3=0.0).predict(data.X) == data.labels))
+        print(f"the articles' network with b3 = 0 classifies {correct} of {len(data.labels)} flowers")
+        trained = _train_with_progress(IrisNetwork(), data, DEFAULT_EPOCHS, "adam", None, quiet=False)
+        print(
+            f"after {DEFAULT_EPOCHS} epochs of Adam: mean cross entropy {trained.loss:.4f}, "
+            f"accuracy {trained.accuracy:.1%}"
+        )
+
+        inputs = Inputs(trained=trained)
+        written = [self.write(figure, inputs, out) for figure in FIGURES.values()]
+        written.append(trained.net.save(out / PARAMS_FILE))
+        print(f"\nwrote {len(written)} files to {out}/:")
+        for path in written:
+            print(f"  {path}")
+
+    @staticmethod
+    def write(figure: NamedFigure, inputs: Inputs, out: Path) -> Path:
+        """The figure into ``out``; a graph becomes DOT text if Graphviz's dot is missing."""
+        try:
+            return figure.write(inputs, out / figure.file)
+        except GraphvizNotFoundError as err:  # the graph is worth having even as DOT text
+            if "dot" not in figure.formats:
+                raise
+            fallback = Path(figure.file).with_suffix(".dot").name
+            _fail(f"{PROG}: warning: {err}; writing {fallback} instead of {figure.file}")
+            return figure.write(inputs, out / fallback, "dot")
 
 
 # ----- the parser and main -----------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
+    """The parser of every command in `COMMANDS`; each sets ``run`` to what it runs."""
     parser = _Parser(prog=PROG, description="The StatQuest iris network on a small autodiff engine.")
-    commands = parser.add_subparsers(dest="command", metavar="command", required=True)
-
-    table = commands.add_parser("table", help="the articles' forward-pass table for the three flowers")
-    table.add_argument("--b3", type=_b3, default=ARTICLE_B3, help="the bias b3 (default: -2)")
-    table.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    table.set_defaults(run=cmd_table)
-
-    descent = commands.add_parser("optimize-b3", help="gradient descent on b3 alone, by backward()")
-    descent.add_argument("--start", type=_b3, default=ARTICLE_B3, help="starting b3 (default: -2)")
-    descent.add_argument("--lr", type=_learning_rate, default=1.0, help="learning rate (default: 1)")
-    descent.add_argument("--steps", type=_count, default=DEFAULT_STEPS, help="number of steps (default: 10)")
-    descent.add_argument("--json", action="store_true", help="print JSON instead of lines")
-    descent.set_defaults(run=cmd_optimize_b3)
-
-    curve = commands.add_parser("curve", help="plot the pink curve: total cross entropy against b3")
-    curve.add_argument(
-        "-o",
-        "--output",
-        type=_image_path,
-        default=Path("curve.png"),
-        help="image file, .png/.svg/.pdf (default: curve.png)",
-    )
-    curve.set_defaults(run=cmd_curve)
-
-    graph = commands.add_parser(
-        "graph", help="draw the three rows' computation graph with b3's paths highlighted"
-    )
-    graph.add_argument("--b3", type=_b3, default=ARTICLE_B3, help="the bias b3 (default: -2)")
-    graph.add_argument(
-        "-o",
-        "--output",
-        default="graph.svg",
-        metavar="FILE",
-        help="output file; '-' writes to stdout (default: graph.svg)",
-    )
-    graph.add_argument(
-        "--format",
-        choices=FORMATS,
-        default=None,
-        help="svg, png, pdf or dot (default: the file's extension; dot for stdout)",
-    )
-    graph.set_defaults(run=cmd_graph)
-
-    fit = commands.add_parser("train", help="train every weight and bias on all 150 flowers")
-    fit.add_argument(
-        "--epochs", type=_count, default=DEFAULT_EPOCHS, help=f"full-batch epochs (default: {DEFAULT_EPOCHS})"
-    )
-    fit.add_argument(
-        "--optimizer",
-        choices=OPTIMIZERS,
-        default="adam",
-        help="adam, or sgd with momentum 0.9 (default: adam)",
-    )
-    fit.add_argument(
-        "--lr",
-        type=_learning_rate,
-        default=None,
-        help=f"learning rate (default: {DEFAULT_LR['adam']:g} for adam, {DEFAULT_LR['sgd']:g} for sgd)",
-    )
-    fit.add_argument(
-        "--init", choices=("article", "random"), default="article", help="starting weights (default: article)"
-    )
-    fit.add_argument("--seed", type=_seed, default=0, help="seed of the random start (default: 0)")
-    fit.add_argument("--save", type=Path, metavar="PARAMS.npz", help="write the trained parameters here")
-    fit.add_argument("--load", type=Path, metavar="PARAMS.npz", help="start from parameters saved by --save")
-    fit.add_argument("--json", action="store_true", help="print JSON instead of lines (no progress)")
-    fit.set_defaults(run=cmd_train)
-
-    demo = commands.add_parser("demo", help="the articles end to end, then training; writes figures")
-    demo.add_argument(
-        "--out", type=Path, default=Path("out"), metavar="DIR", help="output folder (default: ./out)"
-    )
-    demo.set_defaults(run=cmd_demo)
+    subparsers = parser.add_subparsers(dest="command", metavar="command", required=True)
+    for each in COMMANDS.values():
+        subparser = subparsers.add_parser(each.name, help=each.help)
+        each.add_arguments(subparser)
+        subparser.set_defaults(run=each.run)
     return parser
-
-
-def _fail(message: str) -> None:
-    print(" ".join(message.split()), file=sys.stderr)
 
 
 def _attach_negative_numbers(argv: Sequence[str]) -> list[str]:

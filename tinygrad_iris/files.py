@@ -1,6 +1,9 @@
 """Files that are never half-written and never trusted: atomic writes, and `.npz` parameter
 archives read without unpickling and checked before anything uses them.
 
+This is the one module that writes files, tells a file's format from its name, and refuses paths
+that must not be written; the figures and graphs are built elsewhere and handed here as bytes.
+
 Writing: a temporary file in the same folder, flushed and fsynced, then `os.replace` (atomic),
 so an existing file is either untouched or wholly replaced. Reading: only regular files (a
 pipe or device could block or never end), and an `.npz` archive only as named float arrays.
@@ -15,7 +18,7 @@ import os
 import stat
 import tempfile
 import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
@@ -24,15 +27,40 @@ import numpy as np
 __all__ = [
     "IMAGE_FORMATS",
     "MAX_ARCHIVE_BYTES",
+    "check_writable",
+    "format_from_name",
     "load_arrays",
+    "make_folder",
+    "printable",
     "read_file",
     "save_arrays",
+    "suffixes",
     "write_atomically",
+    "write_bytes",
 ]
 
 IMAGE_FORMATS = ("png", "svg", "pdf")  # what the figures can be written as, by file-name suffix
 MAX_ARCHIVE_BYTES = 64 * 2**20  # an .npz larger than this, or claiming more, is refused unread
 _NPY_MAGIC = b"\x93NUMPY"
+_FORMAT_ALIASES = {"gv": "dot"}  # Graphviz's other extension for DOT text
+# What os.stat raises for a path that is not there, or not reachable as named: check_writable
+# lets its check of the folder say why.
+_ABSENT = (errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.EBADF)
+
+
+def format_from_name(path: str | os.PathLike[str]) -> str:
+    """The format a file name asks for: its extension in lower case, without the dot ("" if none).
+
+    ``.gv`` is DOT text ("dot"). Whether the format is one the caller can write is the caller's check.
+    """
+    extension = Path(path).suffix.lower().lstrip(".")
+    return _FORMAT_ALIASES.get(extension, extension)
+
+
+def suffixes(formats: Sequence[str]) -> str:
+    """``(png, svg, pdf)`` -> ".png, .svg or .pdf", for messages."""
+    dotted = [f".{format}" for format in formats]
+    return ", ".join(dotted[:-1]) + f" or {dotted[-1]}" if len(dotted) > 1 else "".join(dotted)
 
 
 def _umask() -> int:
@@ -41,18 +69,45 @@ def _umask() -> int:
     return mask
 
 
-def _refuse_non_regular(target: Path) -> None:
+def _refuse_non_regular(target: Path, absent: tuple[int, ...] = (errno.ENOENT,)) -> None:
     """os.replace would swap a folder, pipe or device (/dev/null!) for a regular file: refuse."""
     try:
         mode = os.stat(target).st_mode
-    except FileNotFoundError:
-        return
     except OSError as err:
+        if err.errno in absent:
+            return
         raise OSError(f"cannot write {target}: {err.strerror or err}") from None
     if stat.S_ISDIR(mode):
         raise OSError(f"cannot write {target}: it is a directory")
     if not stat.S_ISREG(mode):
         raise OSError(f"cannot write {target}: it exists and is not a regular file")
+
+
+def check_writable(path: str | os.PathLike[str]) -> None:
+    """Fail before the work, not after it, when ``path`` cannot be written: OSError "cannot write".
+
+    It must not be a folder, pipe or device, and its folder must exist and be writable. Passing
+    is no promise (the disk can still fill up): `write_atomically` makes sure nothing is half-written.
+    """
+    target = Path(path)
+    _refuse_non_regular(target, absent=_ABSENT)
+    folder = target.parent
+    if not folder.is_dir():
+        raise OSError(f"cannot write {target}: no directory {folder}")
+    if not os.access(folder, os.W_OK):
+        raise OSError(f"cannot write {target}: directory {folder} is not writable")
+
+
+def make_folder(path: str | os.PathLike[str]) -> Path:
+    """The folder ``path``, created (with its parents) if it is not there; OSError if it cannot be."""
+    folder = Path(path)
+    if folder.exists() and not folder.is_dir():
+        raise OSError(f"cannot write to {folder}: it is not a directory")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise OSError(f"cannot create the folder {folder}: {err.strerror or err}") from None
+    return folder
 
 
 def write_atomically(path: str | os.PathLike[str], write: Callable[[BinaryIO], object]) -> Path:
@@ -85,6 +140,11 @@ def write_atomically(path: str | os.PathLike[str], write: Callable[[BinaryIO], o
             raise OSError(f"cannot write {target}: {err.strerror or err}") from None
         raise
     return target
+
+
+def write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
+    """`write_atomically` of ``data``: a drawing rendered before its file is touched."""
+    return write_atomically(path, lambda file: file.write(data))
 
 
 def save_arrays(path: str | os.PathLike[str], arrays: Mapping[str, np.ndarray]) -> Path:
@@ -133,7 +193,7 @@ def read_file(path: str | os.PathLike[str], limit: int) -> bytes:
     return data
 
 
-def _shown(name: str) -> str:
+def printable(name: str) -> str:
     """A name as is if printable, else its repr: names read from a file may hold terminal escapes."""
     return name if name.isprintable() else repr(name)
 
@@ -178,12 +238,12 @@ def _read_members(archive: zipfile.ZipFile) -> dict[str, np.ndarray]:
     for member in members:
         name = member.filename.removesuffix(".npy")
         if name == member.filename:
-            raise _ContentError(f"member {_shown(member.filename)} is not a .npy array")
+            raise _ContentError(f"member {printable(member.filename)} is not a .npy array")
         if name in arrays:
-            raise _ContentError(f"the name {_shown(name)} appears more than once")
+            raise _ContentError(f"the name {printable(name)} appears more than once")
         try:
             with archive.open(member) as array_file:
                 arrays[name] = np.lib.format.read_array(array_file, allow_pickle=False)
         except Exception as err:  # a corrupt member, or an object array (only pickle could read it)
-            raise _ContentError(f"array {_shown(name)}: {type(err).__name__}: {err}") from None
+            raise _ContentError(f"array {printable(name)}: {type(err).__name__}: {err}") from None
     return arrays

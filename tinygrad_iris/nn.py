@@ -8,8 +8,9 @@ from typing import Any
 
 import numpy as np
 
+from .arguments import is_integer
 from .engine import Value
-from .files import _shown, load_arrays, save_arrays
+from .files import load_arrays, printable, save_arrays
 
 __all__ = ["Linear", "Module"]
 
@@ -87,7 +88,7 @@ class Module:
         if missing or unexpected:
             raise ValueError(
                 f"load_state_dict: missing {', '.join(missing) or 'nothing'}; "
-                f"unexpected {', '.join(_shown(str(name)) for name in unexpected) or 'nothing'}"
+                f"unexpected {', '.join(printable(str(name)) for name in unexpected) or 'nothing'}"
             )
         checked = {}
         for name, parameter in named.items():
@@ -120,7 +121,7 @@ class Linear(Module):
         self, in_features: int, out_features: int, bias: bool = True, rng: np.random.Generator | None = None
     ):
         for label, size in (("in_features", in_features), ("out_features", out_features)):
-            if isinstance(size, bool) or not isinstance(size, (int, np.integer)):
+            if not is_integer(size):
                 raise TypeError(f"Linear: {label} must be an integer, got {type(size).__name__}")
             if size < 1:
                 raise ValueError(f"Linear: {label} must be at least 1, got {size}")

@@ -6,26 +6,15 @@ A parameter that received no gradient counts as having gradient zero (PyTorch sk
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 
+from .arguments import number_in
 from .engine import Value
 
 __all__ = ["SGD", "Adam", "Optimizer"]
-
-
-def _number(name: str, value: object, low: float, high: float = math.inf, high_open: bool = False) -> float:
-    """``value`` as a float in [low, high] (or [low, high)), else a TypeError/ValueError naming it."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    number = float(value)
-    if not math.isfinite(number) or not (low <= number < high if high_open else low <= number <= high):
-        bracket = ")" if high_open else "]"
-        raise ValueError(f"{name} must be a finite number in [{low:g}, {high:g}{bracket}, got {value!r}")
-    return number
 
 
 def _subtract(parameter: Value, update: Any) -> None:
@@ -49,7 +38,7 @@ class Optimizer:
                 raise ValueError(f"{type(self).__name__}: parameter {i} ({p.name}) does not require grad")
         if len({id(p) for p in self.params}) != len(self.params):
             raise ValueError(f"{type(self).__name__}: a parameter appears more than once")
-        self.lr = _number("lr", lr, 0.0)
+        self.lr = number_in("lr", lr, 0.0)
 
     def zero_grad(self) -> None:
         for p in self.params:
@@ -64,7 +53,7 @@ class SGD(Optimizer):
 
     def __init__(self, params: Iterable[Value], lr: float, momentum: float = 0.0):
         super().__init__(params, lr)
-        self.momentum = _number("momentum", momentum, 0.0)
+        self.momentum = number_in("momentum", momentum, 0.0)
         self._velocity: list[Any] = [None] * len(self.params)
 
     def step(self) -> None:
@@ -92,10 +81,10 @@ class Adam(Optimizer):
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise TypeError(f"betas must be a pair of numbers, got {betas!r}")
         self.betas = (
-            _number("betas[0]", betas[0], 0.0, 1.0, high_open=True),
-            _number("betas[1]", betas[1], 0.0, 1.0, high_open=True),
+            number_in("betas[0]", betas[0], 0.0, 1.0, high_open=True),
+            number_in("betas[1]", betas[1], 0.0, 1.0, high_open=True),
         )
-        self.eps = _number("eps", eps, 0.0)
+        self.eps = number_in("eps", eps, 0.0)
         self._steps = 0
         self._m: list[Any] = [0.0] * len(self.params)
         self._v: list[Any] = [0.0] * len(self.params)

@@ -1,16 +1,16 @@
 """The articles' figures and what the network learned, drawn with matplotlib.
 
 Uses matplotlib's object API (``Figure``, rendered by Agg), never pyplot, so importing this
-module changes no global backend. Every figure is written atomically: a half-written PNG never
-replaces a good one. The colours follow the articles: blue and orange bent surfaces for the
-hidden nodes; green, red and purple crinkled surfaces for Setosa, Versicolor and Virginica.
+module changes no global backend. Each ``plot_*`` function returns its ``Figure``;
+`figure_bytes` renders one as PNG, SVG or PDF, and `files` writes those bytes. The colours
+follow the articles: blue and orange bent surfaces for the hidden nodes; green, red and purple
+crinkled surfaces for Setosa, Versicolor and Virginica.
 """
 
 from __future__ import annotations
 
-import os
+import io
 from collections.abc import Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -18,14 +18,16 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
 from .engine import no_grad
-from .files import IMAGE_FORMATS, write_atomically
 from .iris import SPECIES as SPECIES_NAMES
 from .iris import IrisData
 
 if TYPE_CHECKING:
-    from .network import DescentStep, IrisNetwork, TrainingHistory
+    from .article import DescentStep
+    from .network import IrisNetwork
+    from .training import TrainingHistory
 
 __all__ = [
+    "figure_bytes",
     "plot_b3_curve",
     "plot_decision_regions",
     "plot_hidden_surfaces",
@@ -38,11 +40,11 @@ HIDDEN_COLORS = ("tab:blue", "tab:orange")
 _DPI = 100
 
 
-def _save(figure: Figure, path: str | os.PathLike[str]) -> Path:
-    suffix = Path(path).suffix.lower().lstrip(".")
-    if suffix not in IMAGE_FORMATS:
-        raise ValueError(f"cannot draw to {os.fspath(path)!r}: the name must end in .png, .svg or .pdf")
-    return write_atomically(path, lambda file: figure.savefig(file, format=suffix, dpi=_DPI))
+def figure_bytes(figure: Figure, format: str) -> bytes:
+    """The figure rendered as ``format`` ("png", "svg" or "pdf", as `files.IMAGE_FORMATS`)."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format=format, dpi=_DPI)
+    return buffer.getvalue()
 
 
 def _unit_grid(points: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -52,12 +54,8 @@ def _unit_grid(points: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def plot_b3_curve(
-    path: str | os.PathLike[str],
-    b3_values: np.ndarray,
-    totals: np.ndarray,
-    steps: Sequence[DescentStep],
-    minimum: DescentStep,
-) -> Path:
+    b3_values: np.ndarray, totals: np.ndarray, steps: Sequence[DescentStep], minimum: DescentStep
+) -> Figure:
     """The pink curve (total cross-entropy against b3), the descent's steps, the labelled minimum."""
     figure = Figure(figsize=(7, 4.5))
     ax = figure.add_subplot()
@@ -83,10 +81,10 @@ def plot_b3_curve(
     ax.set_title("Cross entropy vs b3")
     ax.legend(loc="upper center")
     figure.tight_layout()
-    return _save(figure, path)
+    return figure
 
 
-def plot_training(path: str | os.PathLike[str], history: TrainingHistory) -> Path:
+def plot_training(history: TrainingHistory) -> Figure:
     """Mean cross-entropy (log scale) and accuracy per epoch."""
     figure = Figure(figsize=(9, 3.8))
     loss_ax, accuracy_ax = figure.subplots(1, 2)
@@ -100,17 +98,16 @@ def plot_training(path: str | os.PathLike[str], history: TrainingHistory) -> Pat
     accuracy_ax.set_ylim(0, 100)
     figure.suptitle("Full-batch training on the 150 flowers")
     figure.tight_layout()
-    return _save(figure, path)
+    return figure
 
 
 def _surfaces(
-    path: str | os.PathLike[str],
     grid: tuple[np.ndarray, np.ndarray],
     values: np.ndarray,
     titles: Sequence[str],
     colors: Sequence[str],
     title: str,
-) -> Path:
+) -> Figure:
     """One 3-D surface per column of ``values`` (points^2, k) over the (petal, sepal) ``grid``."""
     petal, sepal = grid
     figure = Figure(figsize=(4.2 * len(titles), 4.2))
@@ -121,33 +118,27 @@ def _surfaces(
         ax.set_ylabel("sepal width")
         ax.set_title(label)
     figure.suptitle(title)
-    return _save(figure, path)
+    return figure
 
 
-def plot_hidden_surfaces(
-    path: str | os.PathLike[str], net: IrisNetwork, title: str = "Hidden nodes", points: int = 41
-) -> Path:
+def plot_hidden_surfaces(net: IrisNetwork, title: str = "Hidden nodes", points: int = 41) -> Figure:
     """The two bent surfaces: relu(upper) and relu(bottom) over petal x sepal in [0, 1]^2."""
     petal, sepal, grid = _unit_grid(points)
     with no_grad():
         values = net.hidden(grid).data
-    return _surfaces(path, (petal, sepal), values, ("relu(upper)", "relu(bottom)"), HIDDEN_COLORS, title)
+    return _surfaces((petal, sepal), values, ("relu(upper)", "relu(bottom)"), HIDDEN_COLORS, title)
 
 
-def plot_raw_output_surfaces(
-    path: str | os.PathLike[str], net: IrisNetwork, title: str = "Raw outputs", points: int = 41
-) -> Path:
+def plot_raw_output_surfaces(net: IrisNetwork, title: str = "Raw outputs", points: int = 41) -> Figure:
     """The three crinkled surfaces: the raw outputs for Setosa, Versicolor, Virginica."""
     petal, sepal, grid = _unit_grid(points)
     with no_grad():
         values = net(grid).data
     titles = [f"raw output: {name}" for name in SPECIES_NAMES]
-    return _surfaces(path, (petal, sepal), values, titles, SPECIES_COLORS, title)
+    return _surfaces((petal, sepal), values, titles, SPECIES_COLORS, title)
 
 
-def plot_decision_regions(
-    path: str | os.PathLike[str], net: IrisNetwork, data: IrisData, points: int = 300
-) -> Path:
+def plot_decision_regions(net: IrisNetwork, data: IrisData, points: int = 300) -> Figure:
     """The species the network predicts over [0, 1]^2, with the 150 flowers on top."""
     petal, sepal, grid = _unit_grid(points)
     regions = net.predict(grid).reshape(points, points)
@@ -178,4 +169,4 @@ def plot_decision_regions(
     ax.set_title(f"Decision regions: {correct} of {len(data.labels)} flowers correct")
     ax.legend(loc="upper right", fontsize=8)
     figure.tight_layout()
-    return _save(figure, path)
+    return figure

@@ -1,8 +1,8 @@
 """Draw the computation graph behind a `Value` with Graphviz.
 
 `draw_graph` builds a `graphviz.Digraph` (plain DOT text: no Graphviz program needed, and it
-displays inline in Jupyter). `render_graph` writes it to a file as SVG, PNG, PDF or DOT, and
-`render_bytes` returns those bytes; both call Graphviz's ``dot`` for everything but DOT.
+displays inline in Jupyter). `render_bytes` turns it into SVG, PNG, PDF or DOT bytes, calling
+Graphviz's ``dot`` for everything but DOT; `render_graph` hands those bytes to `files` to write.
 
     from tinygrad_iris import Value, draw_graph, render_graph
 
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import html
 import os
-import secrets
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,9 @@ from typing import Any
 import graphviz
 import numpy as np
 
+from .arguments import is_integer
 from .engine import Value, toposort
+from .files import format_from_name, write_bytes
 from .ops import SOFTMAX_DENOMINATOR
 
 __all__ = [
@@ -120,7 +121,7 @@ def draw_graph(
     """
     if highlight is not None and not isinstance(highlight, Value):
         raise TypeError(f"draw_graph: highlight must be a Value or None, got {type(highlight).__name__}")
-    if isinstance(max_nodes, bool) or not isinstance(max_nodes, int) or max_nodes < 1:
+    if not is_integer(max_nodes) or max_nodes < 1:
         raise ValueError(f"draw_graph: max_nodes must be a positive integer, got {max_nodes!r}")
     if rankdir not in _RANKDIRS:
         raise ValueError(f"draw_graph: rankdir must be one of {', '.join(_RANKDIRS)}, got {rankdir!r}")
@@ -155,7 +156,7 @@ def draw_graph(
             for node_id in parameters_outside_groups:
                 side.node(node_id)
     for node in nodes:
-        for parent in node._parents:
+        for parent in node.inputs:
             if parent in on_path:
                 graph.edge(ids[parent], ids[node], color=HIGHLIGHT, penwidth="2")
             else:
@@ -179,20 +180,17 @@ def render_bytes(graph: graphviz.Digraph, format: str = "svg") -> bytes:
 def render_graph(graph: graphviz.Digraph, path: str | os.PathLike[str], format: str | None = None) -> Path:
     """Write the drawing to ``path`` and return it; ``format`` defaults to the file's extension.
 
-    The bytes are rendered first and written to a temporary file in the same folder, then moved
-    over ``path``: a failure never leaves a half-written file behind.
+    The bytes are rendered first and written atomically (`files.write_bytes`): a failure never
+    leaves a half-written file behind.
     """
-    target = Path(path)
     if format is None:
-        extension = target.suffix.lower().lstrip(".")
-        if not extension:
+        format = format_from_name(path)
+        if not format:
             raise ValueError(
-                f"render_graph: cannot tell the format of {str(target)!r}; give it an extension "
+                f"render_graph: cannot tell the format of {str(Path(path))!r}; give it an extension "
                 f"({', '.join(FORMATS)}) or pass format="
             )
-        format = "dot" if extension == "gv" else extension
-    _write_atomically(target, render_bytes(graph, format))
-    return target
+    return write_bytes(path, render_bytes(graph, format))
 
 
 # ----- helpers ------------------------------------------------------------------------------------
@@ -200,17 +198,17 @@ def _descendants(nodes: list[Value], start: Value) -> set[Value]:
     """``start`` and every node in ``nodes`` computed from it (``nodes`` inputs-first)."""
     reached = {start}
     for node in nodes:
-        if any(parent in reached for parent in node._parents):
+        if any(parent in reached for parent in node.inputs):
             reached.add(node)
     return reached
 
 
 def _is_parameter(node: Value) -> bool:
-    return node.requires_grad and not node._parents
+    return node.requires_grad and not node.inputs
 
 
 def _is_constant(node: Value) -> bool:
-    return not node.requires_grad and not node._parents
+    return not node.requires_grad and not node.inputs
 
 
 def _group_path(label: object) -> tuple[str, ...]:
@@ -270,19 +268,14 @@ def _describe_op(node: Value) -> str:
 def _format_data(data: Any) -> str:
     """A scalar to 4 significant digits; an array as its shape and a short preview (3 digits)."""
     if type(data) is not np.ndarray:
-        return _number(data, 4)
+        return _significant(data, 4)
     preview = np.array2string(data, threshold=6, edgeitems=2, separator=", ", max_line_width=48,
-                              formatter={"float_kind": lambda x: _number(x, 3)})
+                              formatter={"float_kind": lambda x: _significant(x, 3)})
     return f"{data.shape} {preview.replace(chr(10) * 2, chr(10))}"
 
 
-def _number(x: Any, digits: int) -> str:
+def _significant(x: Any, digits: int) -> str:
     return f"{float(x) + 0.0:.{digits}g}"  # + 0.0 turns -0.0 into 0.0
-
-
-def _short(obj: object, limit: int = 24) -> str:
-    text = repr(obj)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _display_name(node: Value) -> str:
@@ -345,21 +338,3 @@ def _check_format(format: str) -> str:
     if not isinstance(format, str) or format.lower() not in FORMATS:
         raise ValueError(f"unknown graph format {format!r}; use one of {', '.join(FORMATS)}")
     return format.lower()
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Write ``data`` to a fresh file beside ``path`` (so the usual umask applies), then rename it over."""
-    while True:
-        temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-        try:
-            file = open(temporary, "xb")  # noqa: SIM115 (closed below, before the rename)
-        except FileExistsError:
-            continue
-        break
-    try:
-        with file:
-            file.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise

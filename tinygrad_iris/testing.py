@@ -227,7 +227,7 @@ def check_program(program: Callable[..., Value], inputs: Sequence[np.ndarray], s
             if node32.dtype != np.float32:
                 raise AssertionError(f"{what}: float32 inputs gave {node32.dtype} data")
             if np.asarray(node32.grad).dtype != np.float32:
-                consumers = sorted({n.op for n in nodes32[:k] if any(p is node32 for p in n._parents)})
+                consumers = sorted({n.op for n in nodes32[:k] if any(p is node32 for p in n.inputs)})
                 raise AssertionError(
                     f"{what}: float32 inputs gave a {np.asarray(node32.grad).dtype} gradient, "
                     f"from the backward of {', '.join(map(repr, consumers))}"

@@ -1,0 +1,106 @@
+"""Training the iris network on the whole data set: full batch, mean cross-entropy, Adam or SGD."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+import numpy as np
+
+from .arguments import count
+from .engine import Value, no_grad
+from .iris import IrisData
+from .network import IrisNetwork
+from .ops import cross_entropy
+from .optim import SGD, Adam, Optimizer
+
+__all__ = [
+    "DEFAULT_EPOCHS",
+    "DEFAULT_LR",
+    "OPTIMIZERS",
+    "Trained",
+    "TrainingHistory",
+    "accuracy",
+    "evaluate",
+    "train",
+]
+
+OPTIMIZERS = ("adam", "sgd")
+DEFAULT_EPOCHS = 1000
+DEFAULT_LR = MappingProxyType({"adam": 0.05, "sgd": 0.5})
+
+
+@dataclass
+class TrainingHistory:
+    """Mean cross-entropy and accuracy of each epoch, measured before that epoch's update."""
+
+    loss: list[float] = field(default_factory=list)
+    accuracy: list[float] = field(default_factory=list)
+
+
+def accuracy(net: IrisNetwork, X: Any, labels: Any) -> float:
+    """Fraction of rows whose largest raw output is the true species."""
+    return float(np.mean(net.predict(X) == np.asarray(labels)))
+
+
+def _make_optimizer(name: str, params: list[Value], lr: float | None) -> Optimizer:
+    if name not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {name!r}")
+    rate = DEFAULT_LR[name] if lr is None else lr
+    return Adam(params, lr=rate) if name == "adam" else SGD(params, lr=rate, momentum=0.9)
+
+
+def train(
+    net: IrisNetwork,
+    X: Any,
+    labels: Any,
+    epochs: int = DEFAULT_EPOCHS,
+    optimizer: str = "adam",
+    lr: float | None = None,
+    on_epoch: Callable[[int, float, float], None] | None = None,
+) -> TrainingHistory:
+    """Full-batch training of all 15 parameters on mean cross-entropy.
+
+    ``optimizer`` is "adam" or "sgd" (momentum 0.9); ``lr`` defaults to `DEFAULT_LR`.
+    ``on_epoch(epoch, loss, accuracy)`` is called after each epoch (for progress bars).
+    """
+    epochs = count("train: epochs", epochs)
+    targets = np.asarray(labels)
+    step = _make_optimizer(optimizer, net.parameters(), lr)
+    history = TrainingHistory()
+    for epoch in range(epochs):
+        logits = net(X)
+        loss = cross_entropy(logits, targets)
+        step.zero_grad()
+        loss.backward()
+        step.step()
+        history.loss.append(loss.item())
+        history.accuracy.append(float(np.mean(np.argmax(logits.data, axis=1) == targets)))
+        if on_epoch is not None:
+            on_epoch(epoch, history.loss[-1], history.accuracy[-1])
+    return history
+
+
+def evaluate(net: IrisNetwork, X: Any, labels: Any) -> tuple[float, float]:
+    """(mean cross-entropy, accuracy) of the network on the rows of X."""
+    with no_grad():
+        return cross_entropy(net(X), labels).item(), accuracy(net, X, labels)
+
+
+@dataclass(frozen=True)
+class Trained:
+    """A trained network, the data it learned from, its history, and its final mean CE and accuracy."""
+
+    net: IrisNetwork
+    data: IrisData
+    history: TrainingHistory
+    loss: float
+    accuracy: float
+
+    @classmethod
+    def measure(cls, net: IrisNetwork, data: IrisData, history: TrainingHistory) -> Trained:
+        """`evaluate` ``net`` on all of ``data``, after `train` gave ``history``."""
+        loss, share = evaluate(net, data.X, data.labels)
+        return cls(net, data, history, loss, share)
