@@ -146,6 +146,7 @@ FIGURES: dict[str, Callable[[], bytes]] = {
 SNIPPETS: dict[str, Callable[[], str]] = {
     "first_value_output": lambda: example_output("first_value"),
     "gradcheck_bug_output": lambda: example_output("gradcheck_catches_a_bug"),
+    "softplus_output": lambda: example_output("softplus_second_derivative"),
     "network_parameters": network_parameters,
     "forward_table": forward_table,
     "descent_table": descent_table,

@@ -58,3 +58,15 @@ def test_draw_graph_prints_the_gradients_sum_and_writes_the_drawing(tmp_path: Pa
     svg = ET.fromstring((tmp_path / "three_rows.svg").read_bytes())
     texts = [element.text for element in svg.iter("{http://www.w3.org/2000/svg}text")]
     assert "b3" in texts and texts.count("softmax denominator") == 3
+
+
+def test_softplus_example_prints_derivatives_derived_by_hand(tmp_path: Path):
+    import math
+
+    s = 1 / (1 + math.exp(-0.5))
+    lines = run_example("softplus_second_derivative", cwd=tmp_path)
+    assert lines == [
+        f"softplus'(0.5)  = {s:.6f}",
+        f"softplus''(0.5) = {s * (1 - s):.6f}",
+        "gradgradcheck: True",
+    ]

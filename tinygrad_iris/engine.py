@@ -789,7 +789,17 @@ class Value:
     _attrs: dict[str, Any] | None
     _vjp: Callable[..., Sequence[Any]] | None  # the VJP the backward loop calls inline, if any
 
-    def __init__(self, data: object, name: str | None = None, requires_grad: bool = True):
+    def __init__(
+        self, data: object, name: str | None = None, requires_grad: bool = True, *, label: str | None = None
+    ):
+        if isinstance(name, (tuple, list, set)):
+            raise TypeError(
+                "Value(data, children, op) is micrograd's internal constructor; here a new op is a "
+                "Primitive(name, forward, vjp, derivatives=...), called on its inputs (see "
+                "help(tinygrad_iris.Primitive) or the docs page 'Adding an op')"
+            )
+        if label is not None:  # micrograd's name for it
+            name = label or None
         if name is not None and not isinstance(name, str):
             raise TypeError(f"Value(name=...) must be a string or None, got {type(name).__name__}")
         _init_leaf(self, _as_data(data), name, bool(requires_grad))
@@ -831,6 +841,34 @@ class Value:
         """The op's named attributes (axis, keepdims, exponent, index, ...): a copy."""
         return dict(self._attrs or {})
 
+    # ----- micrograd's names, so its lecture code runs unchanged ----------------------------------
+    @property
+    def label(self) -> str:
+        """micrograd's name for `name` ("" when there is none)."""
+        return self.name or ""
+
+    @label.setter
+    def label(self, label: str | None) -> None:
+        if label is not None and not isinstance(label, str):
+            raise TypeError(f"label must be a string, got {type(label).__name__}")
+        self.name = label or None
+
+    @property
+    def _prev(self) -> set[Value]:
+        """micrograd's set of the inputs."""
+        return set(self._parents)
+
+    @property
+    def _op(self) -> str:
+        """micrograd's op symbol ("" on a leaf)."""
+        return _op_label(self) if self._primitive is not None else ""
+
+    def _backward(self) -> None:
+        """micrograd's one step: add this node's ``.grad`` times its local derivative into its inputs'
+        ``.grad`` (the same step `backward()` takes at this node)."""
+        if self._primitive is not None and self._grad is not None:
+            _backprop([self], False, None)
+
     @property
     def shape(self) -> tuple[int, ...]:
         return _shape(self.data)
@@ -858,8 +896,8 @@ class Value:
 
     def __repr__(self) -> str:
         name = f", name={self.name!r}" if self.name else ""
-        if type(self.data) is not np.ndarray:
-            return f"Value(data={float(self.data)!r}, grad={float(self.grad)!r}{name})"
+        if type(self.data) is not np.ndarray:  # + 0.0: never -0.0
+            return f"Value(data={float(self.data) + 0.0!r}, grad={float(self.grad) + 0.0!r}{name})"
         preview = np.array2string(self.data, precision=4, threshold=12, separator=", ")
         return f"Value(shape={self.shape}, dtype={self.dtype}{name}, data={preview})"
 
