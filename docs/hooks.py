@@ -147,6 +147,7 @@ SNIPPETS: dict[str, Callable[[], str]] = {
     "first_value_output": lambda: example_output("first_value"),
     "gradcheck_bug_output": lambda: example_output("gradcheck_catches_a_bug"),
     "softplus_output": lambda: example_output("softplus_second_derivative"),
+    "micrograd_neuron_output": lambda: example_output("micrograd_neuron"),
     "network_parameters": network_parameters,
     "forward_table": forward_table,
     "descent_table": descent_table,

@@ -70,3 +70,16 @@ def test_softplus_example_prints_derivatives_derived_by_hand(tmp_path: Path):
         f"softplus''(0.5) = {s * (1 - s):.6f}",
         "gradgradcheck: True",
     ]
+
+
+def test_micrograd_neuron_example_prints_the_lectures_gradients(tmp_path: Path):
+    import math
+
+    n = 2.0 * -3.0 + 0.0 * 1.0 + 6.8813735870195432
+    o = math.tanh(n)
+    dn = 1 - o**2  # the lecture's 0.5
+    expected = {"x1": -3.0 * dn, "w1": 2.0 * dn, "x2": 1.0 * dn, "w2": 0.0 * dn, "b": dn}
+    lines = run_example("micrograd_neuron", cwd=tmp_path)
+    for line, (name, grad) in zip(lines, expected.items()):
+        assert line.split() == [f"{name}:", "by", "hand", f"{grad:.4f}", "backward()", f"{grad:.4f}"]
+    assert lines[-1] == f"Value(data={o!r}, grad=1.0, name='o')"
