@@ -703,8 +703,7 @@ def _index_add_vjp(g: Any, out: Any, a: Any, index: Any, basic: bool, shape: tup
 
 
 INDEX_ADD = _define("index_add", _index_add, _index_add_vjp, derivatives=("1 at the indexed elements",),
-                    label=lambda attrs: f"index_add[{_short(attrs['index'])}]", domain="index_add",
-                    syntax="index_add({0}, {index}, {shape})")
+                    label=lambda attrs: f"index_add[{_short(attrs['index'])}]")
 
 
 # Dual functions, for writing VJPs (as autograd.numpy is): a Value in gives a node, data gives data.
@@ -733,11 +732,6 @@ def sum_to(x: Operand, shape: Sequence[int]) -> Value:
     if not fits:
         raise ValueError(f"sum_to: shape {x.shape} is not a broadcast of {shape}")
     return SUM_TO(x, shape=shape)
-
-
-def index_add(g: Operand, index: Any, shape: Sequence[int]) -> Value:
-    """Zeros of ``shape`` with ``g`` added at ``index`` (repeated indices add up): indexing's gradient."""
-    return INDEX_ADD(as_value(g), index=_snapshot(index), basic=_is_basic_index(index), shape=tuple(shape))
 
 
 def _snapshot(index: Any) -> Any:

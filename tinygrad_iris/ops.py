@@ -185,8 +185,7 @@ def _ce_grad_vjp(G: Any, out: Any, x: Any, g: Any, targets: np.ndarray, reductio
     return dx, per_row.sum() * (1.0 / len(targets) if reduction == "mean" else 1.0)
 
 
-CE_GRAD = _define("cross_entropy_grad", _ce_grad, _ce_grad_vjp, derivatives=("w * dsoftmax", "p - onehot"),
-                  domain="cross_entropy_grad", syntax="cross_entropy_grad({0}, {1}, {attrs})")
+CE_GRAD = _define("cross_entropy_grad", _ce_grad, _ce_grad_vjp, derivatives=("w * dsoftmax", "p - onehot"))
 
 
 # fused cross-entropy: loss = logsumexp(x) - x[t]     d/dx = softmax(x) - onehot(t)
