@@ -530,7 +530,7 @@ def _relu(x: Data) -> Data:
 
 # relu: max(a, 0)       d/da = [a > 0]  (0 at the kink a = 0, as in PyTorch); the mask is a constant
 def _relu_vjp(g: Any, out: Any, a: Any) -> tuple[Any]:
-    return (g * ((a.data if type(a) is Value else a) > 0),)
+    return (g * (_data(a) > 0),)
 
 
 RELU = _define("relu", _relu, _relu_vjp, derivatives=("1 if a > 0 else 0",), domain="kink_free",
@@ -926,9 +926,7 @@ class Value:
 
     def relu(self) -> Value:
         """max(x, 0); its gradient at exactly 0 is taken as 0."""
-        x = self.data
-        y = np.maximum(x, 0) if type(x) is np.ndarray else (type(x)(0) if x < 0 else x)  # = _relu, inline
-        return _record(y, (self,), RELU, None)
+        return _record(_relu(self.data), (self,), RELU, None)
 
     def tanh(self) -> Value:
         """tanh x = (e^2x - 1) / (e^2x + 1), in (-1, 1); d/dx = 1 - tanh^2 x."""
