@@ -1,8 +1,9 @@
 """gradcheck and gradgradcheck on a primitive whose derivative is wrong: they say where.
 
-``square`` forgets the 2 of d/dx x^2 = 2x: wrong at first order, which gradcheck catches.
-``frozen_square`` gets 2x right but takes x as a constant (its raw data): right at first
-order, wrong at second (d^2/dx^2 x^2 = 2, not 0), which only gradgradcheck catches.
+``square`` forgets the 2 of d/dx x^2 = 2x: wrong at first order, which gradcheck
+catches. ``frozen_square`` gets 2x right but takes x as a constant (its raw data): right
+at first order, wrong at second (d^2/dx^2 x^2 = 2, not 0), which only gradgradcheck
+catches.
 """
 
 import numpy as np
@@ -15,11 +16,19 @@ def raw(x):
     return x.data if isinstance(x, Value) else x
 
 
-square = Primitive("square", lambda a: a * a, lambda g, out, a: (g * a,), derivatives=("2a",))
-frozen_square = Primitive("square", lambda a: a * a, lambda g, out, a: (g * 2 * raw(a),), derivatives=("2a",))
+square = Primitive(
+    "square", lambda a: a * a, lambda g, out, a: (g * a,), derivatives=("2a",)
+)
+frozen_square = Primitive(
+    "square", lambda a: a * a, lambda g, out, a: (g * 2 * raw(a),), derivatives=("2a",)
+)
 
 x = np.array([[0.5, -1.0], [2.0, 1.5]])
-for check, op in [(gradcheck, square), (gradcheck, frozen_square), (gradgradcheck, frozen_square)]:
+for check, op in [
+    (gradcheck, square),
+    (gradcheck, frozen_square),
+    (gradgradcheck, frozen_square),
+]:
     try:
         check(op, x)
         print(f"{check.__name__}: passes")

@@ -1,4 +1,4 @@
-"""A new primitive and the hypothesis property tests that check its first and second derivatives.
+"""A new primitive, and hypothesis property tests of its first and second derivatives.
 
 Run: python -m pytest examples/gradient_property_test.py
 """
@@ -11,8 +11,8 @@ from tinygrad_iris import Primitive, gradcheck, gradgradcheck, sigmoid
 from tinygrad_iris.testing import arrays, broadcastable_shapes, shapes
 
 # softplus: log(1 + e^x)     d/dx = 1 / (1 + e^-x), the logistic sigmoid
-# The VJP is written with `sigmoid`, which works on data and on Values alike, so the engine can
-# differentiate it again: d^2/dx^2 softplus = sigmoid (1 - sigmoid).
+# The VJP is written with `sigmoid`, which works on data and on Values alike, so the
+# engine can differentiate it again: d^2/dx^2 softplus = sigmoid (1 - sigmoid).
 softplus = Primitive(
     "softplus",
     forward=lambda a: np.logaddexp(0, a),

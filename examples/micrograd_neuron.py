@@ -1,8 +1,11 @@
-"""The micrograd lecture's neuron, unchanged but for the import: its manual backward, then backward()."""
+"""The micrograd lecture's neuron, unchanged but for the import.
+
+Its backward pass by hand, one node at a time, then by backward().
+"""
 
 from tinygrad_iris import Value
 
-# inputs x1, x2; weights w1, w2; the bias b chosen so that n = 0.8814 and tanh(n) = 0.7071
+# inputs x1, x2; weights w1, w2; the bias b makes n = 0.8814, tanh(n) = 0.7071
 x1 = Value(2.0, label="x1")
 x2 = Value(0.0, label="x2")
 w1 = Value(-3.0, label="w1")
@@ -17,7 +20,7 @@ o = n.tanh(); o.label = "o"  # noqa: E702
 # backpropagation by hand, one node at a time, outputs first
 o.grad = 1.0
 for node in (o, n, x1w1x2w2, x2w2, x1w1):
-    node._backward()  # adds node.grad times its local derivative into its inputs' .grad
+    node._backward()  # adds node.grad x local derivative to its inputs' .grad
 manual = {v.label: v.grad for v in (x1, w1, x2, w2, b)}
 
 # the same in one call, on fresh gradients
@@ -25,5 +28,6 @@ for v in (o, n, x1w1x2w2, x2w2, x1w1, x1, w1, x2, w2, b):
     v.grad = 0.0
 o.backward()
 for v in (x1, w1, x2, w2, b):
-    print(f"{v.label:>2}: by hand {manual[v.label]: .4f}   backward() {v.grad: .4f}")
+    by_hand = manual[v.label]
+    print(f"{v.label:>2}: by hand {by_hand: .4f}   backward() {v.grad: .4f}")
 print(o)

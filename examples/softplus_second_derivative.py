@@ -1,4 +1,7 @@
-"""A user-defined primitive, differentiated twice: softplus'(x) = sigmoid(x), softplus'' = s (1 - s)."""
+"""A user-defined primitive, differentiated twice.
+
+softplus'(x) = sigmoid(x) = s, and softplus''(x) = s (1 - s).
+"""
 
 import numpy as np
 
@@ -7,7 +10,8 @@ from tinygrad_iris import Primitive, Value, grad, gradgradcheck, sigmoid
 softplus = Primitive(
     "softplus",
     forward=lambda a: np.logaddexp(0, a),
-    vjp=lambda g, out, a: (g * sigmoid(a),),  # d/da log(1 + e^a) = sigmoid(a), itself differentiable
+    # d/da log(1 + e^a) = sigmoid(a), itself differentiable
+    vjp=lambda g, out, a: (g * sigmoid(a),),
     derivatives=("sigmoid(a)",),
 )
 

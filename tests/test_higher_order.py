@@ -280,3 +280,11 @@ def test_first_order_grad_equals_backward_bit_for_bit(x):
     (g,) = grad(f(a), a)
     f(a).backward()
     np.testing.assert_array_equal(g.data, a.grad)
+
+
+def test_tanh_and_sigmoid_saturate_without_overflow_at_1e4():
+    x = Value(np.array([-1e4, 1e4]))
+    (x.tanh() + x.sigmoid()).sum().backward()
+    np.testing.assert_array_equal(x.tanh().data, [-1.0, 1.0])
+    np.testing.assert_array_equal(x.sigmoid().data, [0.0, 1.0])
+    np.testing.assert_array_equal(x.grad, [0.0, 0.0])
