@@ -71,6 +71,14 @@ def _call(fn: Callable[..., Value], leaves: list[Value], what: str) -> Value:
     return out
 
 
+def _start(fn: Callable[..., Value], inputs: tuple[Any, ...], what: str) -> tuple[list[Value], Value]:
+    """The inputs as float64 leaves, and ``fn`` of them."""
+    if not inputs:
+        raise ValueError(f"{what}: give at least one input to differentiate")
+    leaves = [_as_float64_leaf(x) for x in inputs]
+    return leaves, _call(fn, leaves, what)
+
+
 def gradcheck(
     fn: Callable[..., Value],
     *inputs: Any,
@@ -86,10 +94,7 @@ def gradcheck(
     ``(<u, fn(x + eps e_i)> - <u, fn(x - eps e_i)>) / 2 eps`` for every element i, and must
     satisfy ``|analytic - numeric| <= atol + rtol * |numeric|``.
     """
-    if not inputs:
-        raise ValueError("gradcheck: give at least one input to differentiate")
-    leaves = [_as_float64_leaf(x) for x in inputs]
-    out = _call(fn, leaves, "gradcheck")
+    leaves, out = _start(fn, inputs, "gradcheck")
     upstream = np.random.default_rng(seed).standard_normal(out.shape)
     if out.requires_grad:  # else fn ignores its inputs: every gradient is zero
         out.backward(upstream)
@@ -119,10 +124,7 @@ def gradgradcheck(
     first-order passes at ``x +- eps e_i``. A VJP that is right at first order but treats an
     input as a constant (its raw data) passes `gradcheck` and fails here.
     """
-    if not inputs:
-        raise ValueError("gradgradcheck: give at least one input to differentiate")
-    leaves = [_as_float64_leaf(x) for x in inputs]
-    out = _call(fn, leaves, "gradgradcheck")
+    leaves, out = _start(fn, inputs, "gradgradcheck")
     rng = np.random.default_rng(seed)
     upstream = rng.standard_normal(out.shape)
     directions = [rng.standard_normal(leaf.shape) for leaf in leaves]
