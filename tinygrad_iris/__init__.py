@@ -27,10 +27,12 @@ from .render import (
     render_bytes,
     render_graph,
 )
+from .steps import BackwardRecord, record_backward
 
 __version__ = "0.1.0"
 __all__ = [
     "SOFTMAX_DENOMINATOR",
+    "BackwardRecord",
     "GradcheckError",
     "GraphvizNotFoundError",
     "Primitive",
@@ -51,6 +53,7 @@ __all__ = [
     "log_softmax",
     "nll_loss",
     "no_grad",
+    "record_backward",
     "relu",
     "render_bytes",
     "render_graph",
