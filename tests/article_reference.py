@@ -27,3 +27,13 @@ def hand_total(b3, rows=ROWS):
 def hand_gradient(b3, rows=ROWS):
     """d total / d b3 = sum over rows of (p_setosa - [species is Setosa])."""
     return sum(hand_probabilities(p, s, b3)[0] - (t == 0) for p, s, t in rows)
+
+
+def hand_curvature_terms(b3, rows=ROWS):
+    """Each row's d2 CE / d b3^2 = d p_setosa / d b3 = p_setosa (1 - p_setosa)."""
+    return [p * (1 - p) for p in (hand_probabilities(petal, sepal, b3)[0] for petal, sepal, _ in rows)]
+
+
+def hand_curvature(b3, rows=ROWS):
+    """d2 total / d b3^2: the pink curve's curvature, the sum of the rows' terms."""
+    return sum(hand_curvature_terms(b3, rows))

@@ -68,19 +68,20 @@ def test_table_json(capsys, b3):
 def test_optimize_b3_lines_and_json(capsys):
     status, out, _ = run(capsys, "optimize-b3")
     assert status == 0
-    assert "   0    -2.0000     2.6659    -0.7732" in out
-    assert "   1    -1.2268" in out and "   2    -0.6623" in out
-    assert out.splitlines()[-1] == "b3 after 10 steps: -0.03230"
+    assert "   0  -2.000000   2.665939     -0.7732    0.20114" in out
+    assert "   1  -1.226799" in out and "   2  -0.662258" in out
+    assert out.splitlines()[-1] == "b3 after 10 steps: -0.032300"
 
     status, out, _ = run(capsys, "optimize-b3", "--start", "-2", "--lr", "1", "--steps", "30", "--json")
     document = json.loads(out)
     b3 = -2.0
     for k, step in enumerate(document["steps"]):
-        assert set(step) == {"step", "b3", "total_cross_entropy", "gradient"} and step["step"] == k
+        assert set(step) == {"step", "b3", "total_cross_entropy", "gradient", "curvature"}
+        assert step["step"] == k
         assert step["b3"] == pytest.approx(b3, abs=1e-12)  # the value before the step's update
         assert step["gradient"] == pytest.approx(hand_gradient(b3), abs=1e-12)
         b3 -= hand_gradient(b3)
-    assert len(document["steps"]) == 30
+    assert len(document["steps"]) == 30 and document["method"] == "gradient"
     assert document["b3"] == pytest.approx(b3, abs=1e-12)
     assert round(document["b3"], 4) == -0.0317  # FACTS
 
@@ -149,7 +150,8 @@ def test_demo_writes_everything_into_its_folder(capsys, tmp_path):
     out_dir = tmp_path / "new" / "out"
     status, out, err = run(capsys, "demo", "--out", str(out_dir))
     assert status == 0 and err == ""
-    assert "total cross entropy: 2.67" in out and "-1.2268" in out and "minimum: b3 = -0.03165" in out
+    assert "total cross entropy: 2.67" in out and "-1.226799" in out and "minimum: b3 = -0.03165" in out
+    assert "Newton's method on b3 from -2" in out and "   1   1.844161" in out
     assert "classifies 143 of 150" in out
     figures = ["curve.png", "training.png", "hidden_surfaces.png", "raw_outputs.png", "decision_regions.png"]
     assert sorted(os.listdir(out_dir)) == sorted([*figures, "graph.svg", "params.npz"])
@@ -212,6 +214,7 @@ def test_python_dash_m_runs_the_same_cli(tmp_path):
         (["optimize-b3", "--lr", "-1"], "greater than 0"),
         (["optimize-b3", "--lr", "1e300"], "at most 100"),
         (["optimize-b3", "--start=-inf"], "not a finite number"),
+        (["optimize-b3", "--method", "adam"], "--method: invalid choice: 'adam'"),
         (["train", "--epochs", "-5"], "--epochs: -5 must be between"),
         (["train", "--epochs", "10000000"], "between 0 and 1,000,000"),
         (["train", "--optimizer", "rmsprop"], "invalid choice: 'rmsprop'"),

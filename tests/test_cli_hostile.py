@@ -200,6 +200,7 @@ _VALUES = {
     "--seed": _COUNTS,
     "--optimizer": st.sampled_from(["adam", "sgd", "rmsprop", "", "ADAM"]),
     "--init": st.sampled_from(["article", "random", "zeros", ""]),
+    "--method": st.sampled_from(["gradient", "newton", "adam", "", "NEWTON"]),
     "--format": st.sampled_from(["svg", "png", "pdf", "dot", "gif", "", "SVG"]),
     "-o": _IMAGE_PATHS,
     "--output": _IMAGE_PATHS,
@@ -209,7 +210,7 @@ _VALUES = {
 }
 _FLAGS = {
     "table": ["--b3", "--json"],
-    "optimize-b3": ["--start", "--lr", "--steps", "--json"],
+    "optimize-b3": ["--start", "--method", "--lr", "--steps", "--json"],
     "curve": ["-o", "--output"],
     "graph": ["--b3", "-o", "--output", "--format"],
     "train": ["--epochs", "--optimizer", "--lr", "--init", "--seed", "--save", "--load", "--json"],
@@ -226,6 +227,7 @@ _GOOD_VALUES = {
     "--seed": st.integers(0, 2**63 - 1).map(str),
     "--optimizer": st.sampled_from(["adam", "sgd"]),
     "--init": st.sampled_from(["article", "random"]),
+    "--method": st.sampled_from(["gradient", "newton"]),
     "--format": st.sampled_from(["svg", "png", "pdf", "dot"]),
 }
 

@@ -25,7 +25,17 @@ from typing import TYPE_CHECKING, Any, NoReturn, TextIO
 import numpy as np
 
 from .arguments import b3_text, count_text, learning_rate_text, output_path_text, seed_text
-from .article import ARTICLE_LR, DEFAULT_STEPS, ArticleTable, Descent, article_table, b3_minimum, optimize_b3
+from .article import (
+    ARTICLE_LR,
+    DEFAULT_STEPS,
+    METHODS,
+    NEWTON_STEPS,
+    ArticleTable,
+    Descent,
+    article_table,
+    b3_minimum,
+    optimize_b3,
+)
 from .figures import FIGURES, Inputs, NamedFigure, plots_module
 from .files import check_writable, format_from_name, make_folder, suffixes
 from .iris import IrisData, load_iris
@@ -120,11 +130,19 @@ def _print_table(table: ArticleTable) -> None:
 
 
 def _print_descent(descent: Descent, start: float, lr: float) -> None:
-    print(f"gradient descent on b3 from {start:g}, learning rate {lr:g}; d(total CE)/d(b3) by backward()")
-    print(f"{'step':>4} {'b3':>10} {'total CE':>10} {'gradient':>10}")
+    if descent.method == "newton":
+        rule = "b3 <- b3 - gradient / curvature" if lr == 1 else f"b3 <- b3 - {lr:g} * gradient / curvature"
+        print(f"Newton's method on b3 from {start:g}: {rule}")
+    else:
+        print(f"gradient descent on b3 from {start:g}, learning rate {lr:g}")
+    print("gradient d(total CE)/d(b3) and curvature d^2(total CE)/d(b3)^2 by grad(), twice")
+    print(f"{'step':>4} {'b3':>10} {'total CE':>10} {'gradient':>11} {'curvature':>10}")
     for step in descent.steps:
-        print(f"{step.step:4d} {step.b3:10.4f} {step.total_cross_entropy:10.4f} {step.gradient:10.4f}")
-    print(f"b3 after {len(descent.steps)} steps: {descent.b3:.5f}")
+        print(
+            f"{step.step:4d} {step.b3:10.6f} {step.total_cross_entropy:10.6f} "
+            f"{step.gradient:11.4g} {step.curvature:10.5f}"
+        )
+    print(f"b3 after {len(descent.steps)} steps: {descent.b3:.6f}")
 
 
 # ----- the commands -----------------------------------------------------------------------------------
@@ -171,26 +189,32 @@ class Table(Command):
             _print_table(table)
 
 
-@command("optimize-b3", "gradient descent on b3 alone, by backward()")
+@command("optimize-b3", "gradient descent or Newton's method on b3 alone")
 class OptimizeB3(Command):
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         _add_b3(parser, "--start", "starting b3")
         parser.add_argument(
+            "--method",
+            choices=METHODS,
+            default="gradient",
+            help="gradient: b3 - lr * gradient; newton: b3 - lr * gradient / curvature (default: gradient)",
+        )
+        parser.add_argument(
             "--lr",
             type=learning_rate_text,
             default=ARTICLE_LR,
-            help=f"learning rate (default: {ARTICLE_LR:g})",
+            help=f"learning rate, for newton the fraction of its step (default: {ARTICLE_LR:g})",
         )
         parser.add_argument(
             "--steps",
             type=count_text,
-            default=DEFAULT_STEPS,
-            help=f"number of steps (default: {DEFAULT_STEPS})",
+            default=None,
+            help=f"number of steps (default: {DEFAULT_STEPS} for gradient, {NEWTON_STEPS} for newton)",
         )
         parser.add_argument("--json", action="store_true", help="print JSON instead of lines")
 
     def run(self, args: argparse.Namespace) -> None:
-        descent = optimize_b3(args.start, args.lr, args.steps)
+        descent = optimize_b3(args.start, args.lr, args.steps, args.method)
         if args.json:
             _print_json(asdict(descent))
         else:
@@ -358,9 +382,11 @@ class Demo(Command):
         print("== The forward pass for the articles' three flowers (b3 = -2) ==")
         _print_table(article_table(ARTICLE_B3))
         print("\n== Backpropagation: gradient descent on b3 alone ==")
-        _print_descent(optimize_b3(ARTICLE_B3, ARTICLE_LR, DEFAULT_STEPS), ARTICLE_B3, ARTICLE_LR)
+        _print_descent(optimize_b3(ARTICLE_B3, ARTICLE_LR), ARTICLE_B3, ARTICLE_LR)
         minimum = b3_minimum()
         print(f"minimum: b3 = {minimum.b3:.5f}, total cross entropy {minimum.total_cross_entropy:.4f}")
+        print("\n== Second derivatives: Newton's method on b3, from the curve's curvature ==")
+        _print_descent(optimize_b3(ARTICLE_B3, ARTICLE_LR, method="newton"), ARTICLE_B3, ARTICLE_LR)
 
         print("\n== Training every weight and bias on Fisher's 150 flowers ==")
         data = load_iris()

@@ -127,9 +127,10 @@ def graph(name: str, file: str, docs_file: str) -> Callable[[DrawGraph], DrawGra
 # ----- the figures ------------------------------------------------------------------------------------
 @plot("curve", file="curve.png", docs_file="b3-curve.png")
 def pink_curve(inputs: Inputs, plots: ModuleType) -> Figure:
-    """Total cross entropy against b3, gradient descent's first steps on it, and the minimum."""
+    """Total cross entropy against b3, gradient descent's and Newton's steps on it, and the minimum."""
     steps = optimize_b3(steps=DEFAULT_STEPS).steps
-    return plots.plot_b3_curve(B3_CURVE, b3_curve(), steps, b3_minimum())
+    newton = optimize_b3(method="newton").steps
+    return plots.plot_b3_curve(B3_CURVE, b3_curve(), steps, b3_minimum(), newton)
 
 
 @graph("graph", file="graph.svg", docs_file="article-graph.svg")

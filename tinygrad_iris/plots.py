@@ -10,6 +10,7 @@ crinkled surfaces for Setosa, Versicolor and Virginica.
 from __future__ import annotations
 
 import io
+import itertools
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -22,6 +23,8 @@ from .iris import SPECIES as SPECIES_NAMES
 from .iris import IrisData
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
     from .article import DescentStep
     from .network import IrisNetwork
     from .training import TrainingHistory
@@ -54,10 +57,17 @@ def _unit_grid(points: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def plot_b3_curve(
-    b3_values: np.ndarray, totals: np.ndarray, steps: Sequence[DescentStep], minimum: DescentStep
+    b3_values: np.ndarray,
+    totals: np.ndarray,
+    steps: Sequence[DescentStep],
+    minimum: DescentStep,
+    newton: Sequence[DescentStep] = (),
 ) -> Figure:
-    """The pink curve (total cross-entropy against b3), the descent's steps, the labelled minimum."""
-    figure = Figure(figsize=(7, 4.5))
+    """The pink curve (total cross-entropy against b3), gradient descent's steps and the labelled minimum;
+    with ``newton``, Newton's steps and the parabola it fits at its first step, whose lowest point is
+    where that step lands.
+    """
+    figure = Figure(figsize=(8, 5))
     ax = figure.add_subplot()
     ax.plot(b3_values, totals, color="hotpink", linewidth=2.5, label="total cross entropy")
     b3s = [step.b3 for step in steps]
@@ -67,6 +77,8 @@ def plot_b3_curve(
         ax.annotate(
             f"{step.b3:.4f}", (step.b3, step.total_cross_entropy), textcoords="offset points", xytext=(6, 4)
         )
+    if newton:
+        _plot_newton(ax, b3_values, newton)
     ax.plot([minimum.b3], [minimum.total_cross_entropy], "*", color="crimson", markersize=14)
     ax.annotate(
         f"minimum: b3 = {minimum.b3:.5f}\ntotal CE = {minimum.total_cross_entropy:.4f}",
@@ -78,10 +90,65 @@ def plot_b3_curve(
     )
     ax.set_xlabel("b3")
     ax.set_ylabel("total cross entropy (3 rows)")
-    ax.set_title("Cross entropy vs b3")
+    ax.set_title("Cross entropy vs b3" + (": gradient descent and Newton's method" if newton else ""))
     ax.legend(loc="upper center")
     figure.tight_layout()
     return figure
+
+
+def _plot_newton(ax: Axes, b3_values: np.ndarray, steps: Sequence[DescentStep]) -> None:
+    """Newton's steps as arrows, and the parabola fitted at the first: that step lands at the b3 of its
+    lowest point, where the curve itself is much higher."""
+    first = steps[0]
+    ax.plot(
+        b3_values,
+        first.parabola(b3_values),
+        "--",
+        color="tab:blue",
+        linewidth=1.2,
+        label=f"parabola Newton fits at b3 = {first.b3:g} (curvature {first.curvature:.4f})",
+    )
+    bottom = first.b3 - first.gradient / first.curvature
+    lowest = float(first.parabola(np.array(bottom)))
+    ax.plot([bottom], [lowest], "o", color="tab:blue", markersize=5)
+    if len(steps) > 1:
+        ax.plot([bottom, bottom], [lowest, steps[1].total_cross_entropy], ":", color="tab:blue", linewidth=1)
+    ax.annotate(
+        f"its lowest point: b3 = {bottom:.4f}",
+        (bottom, lowest),
+        textcoords="offset points",
+        xytext=(0, -22),
+        ha="center",
+        color="tab:blue",
+    )
+    low = min(lowest, *(step.total_cross_entropy for step in steps))
+    ax.set_ylim(bottom=low - 0.5)  # room for the labels under the parabola
+    ax.plot(
+        [step.b3 for step in steps],
+        [step.total_cross_entropy for step in steps],
+        "s",
+        color="tab:blue",
+        markersize=7,
+        markerfacecolor="none",
+        label="Newton's method (arrows: its steps)",
+    )
+    for before, after in itertools.pairwise(steps[:4]):
+        ax.annotate(
+            "",
+            (after.b3, after.total_cross_entropy),
+            (before.b3, before.total_cross_entropy),
+            arrowprops={"arrowstyle": "->", "color": "tab:blue", "connectionstyle": "arc3,rad=-0.25"},
+        )
+    leader = {"arrowstyle": "-", "color": "tab:blue", "linewidth": 0.6}
+    for step, offset, line in zip(steps[1:3], [(10, -4), (-150, -40)], [None, leader]):
+        ax.annotate(
+            f"Newton {step.step}: {step.b3:.4f}",
+            (step.b3, step.total_cross_entropy),
+            textcoords="offset points",
+            xytext=offset,
+            color="tab:blue",
+            arrowprops=line,
+        )
 
 
 def plot_training(history: TrainingHistory) -> Figure:
