@@ -21,11 +21,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import File, Files
 
 import tinygrad_iris as ti
 from tinygrad_iris import article, article_graph, figures, network, training
+from tinygrad_iris.arguments import MAX_B3
 from tinygrad_iris.files import format_from_name
 from tinygrad_iris.network import IrisNetwork
 
@@ -136,6 +138,84 @@ def training_numbers() -> str:
     return _markdown_table(["network", "training", "mean cross entropy", "accuracy"], rows, "llrr")
 
 
+# ----- the curvature page (docs/curvature.md) ----------------------------------------------------------
+def curvature_terms(b3: float) -> str:
+    """Each row's p_setosa, p_setosa (1 - p_setosa) from it, and the row's d2 CE/d b3^2 by grad() twice."""
+    net = IrisNetwork(b3=b3)
+    rows = []
+    with ti.no_grad():
+        p_setosas = [float(net.row(*row).probabilities.data[0]) for row in network.ARTICLE_ROWS]
+    for k, (row, p_setosa) in enumerate(zip(network.ARTICLE_ROWS, p_setosas)):
+        by_grad = article.b3_derivatives(b3, [row])[2]
+        label = f"{k + 1} ({network.SPECIES[row[2]]})"
+        rows.append([label, f"{p_setosa:.5f}", f"{p_setosa * (1 - p_setosa):.5f}", f"{by_grad:.5f}"])
+    term_sum = math.fsum(p * (1 - p) for p in p_setosas)
+    rows.append(["**sum over the rows**", f"{math.fsum(p_setosas):.5f}", f"**{term_sum:.5f}**", ""])
+    total = article.b3_derivatives(b3)[2]
+    rows.append(["**the total's, by grad() twice**", "", "", f"**{total:.5f}**"])
+    header = ["row", "p_setosa", "p_setosa (1 − p_setosa)", "the row's d²CE/d(b3)², by grad() twice"]
+    return _markdown_table(header, rows, "lrrr")
+
+
+@functools.cache
+def _newton() -> article.Descent:
+    return article.optimize_b3(method="newton")
+
+
+@functools.cache
+def _minimum() -> article.DescentStep:
+    return article.b3_minimum()
+
+
+def newton_table() -> str:
+    """Newton's steps from b3 = -2, each with its distance to the minimum."""
+    rows = [
+        [str(s.step), f"{s.b3:.6f}", f"{s.total_cross_entropy:.6f}", f"{s.gradient:.4g}",
+         f"{s.curvature:.5f}", f"{s.b3 - _minimum().b3:+.2e}"]
+        for s in _newton().steps
+    ]  # fmt: skip
+    header = ["step", "b3", "total cross entropy", "gradient", "curvature", "b3 − minimum"]
+    return _markdown_table(header, rows, "rrrrrr")
+
+
+def _steps_to_digits(method: str, digits: int = 5) -> int:
+    """The first step whose b3 is within half a unit of the ``digits``-th decimal of the minimum."""
+    steps = article.optimize_b3(steps=100, method=method).steps
+    return next(s.step for s in steps if abs(s.b3 - _minimum().b3) < 0.5 * 10.0**-digits)
+
+
+@functools.cache
+def _overshoot() -> dict[str, str]:
+    """The numbers of the overshoot: Newton's first step from -2 against the distance to the minimum."""
+    first, second = _newton().steps[:2]
+    distance = _minimum().b3 - first.b3
+    mean_curvature = -first.gradient / distance  # the curve's average bend between b3 = -2 and the minimum
+    return {
+        "step": f"{second.b3 - first.b3:.4f}",
+        "distance": f"{distance:.4f}",
+        "past": f"{second.b3 - _minimum().b3:.4f}",
+        "ratio": f"{(second.b3 - first.b3) / distance:.2f}",
+        "mean_curvature": f"{mean_curvature:.4f}",
+        "parabola_bottom": f"{float(first.parabola(np.array(second.b3))):.4f}",
+    }
+
+
+@functools.cache
+def _diverging() -> dict[str, str]:
+    """The first start below -2, in steps of 0.1, from which Newton's method is refused, and its swings
+    (the b3 after each step) up to the step that is refused."""
+    start = network.ARTICLE_B3
+    while True:
+        start = round(start - 0.1, 10)
+        swings = []
+        try:
+            for steps in range(1, 50):
+                swings.append(article.optimize_b3(start, steps=steps, method="newton").b3)
+        except RuntimeError:
+            break
+    return {"start": f"{start:g}", "swings": ", ".join(f"{b3:.4f}" for b3 in swings)}
+
+
 FIGURES: dict[str, Callable[[], bytes]] = {
     "figures/first-graph.svg": first_graph_svg,
     **{
@@ -159,6 +239,28 @@ SNIPPETS: dict[str, Callable[[], str]] = {
     "b3_minimum": lambda: f"{article.b3_minimum().b3:.5f}",
     "ce_minimum": lambda: f"{article.b3_minimum().total_cross_entropy:.4f}",
     "descent_steps": lambda: str(article.DEFAULT_STEPS),
+    # the curvature page
+    "curvature_terms_start": lambda: curvature_terms(network.ARTICLE_B3),
+    "curvature_terms_minimum": lambda: curvature_terms(_minimum().b3),
+    "newton_table": newton_table,
+    "curvature_start": lambda: f"{_newton().steps[0].curvature:.4f}",
+    "curvature_minimum": lambda: f"{_minimum().curvature:.4f}",
+    "gradient_start": lambda: f"{_newton().steps[0].gradient:.4f}",
+    "newton_first": lambda: f"{_newton().steps[1].b3:.4f}",
+    "newton_second": lambda: f"{_newton().steps[2].b3:.4f}",
+    "curvature_first": lambda: f"{_newton().steps[1].curvature:.4f}",
+    "b3_range": lambda: f"-{MAX_B3:g}, {MAX_B3:g}",
+    "newton_steps_to_5_digits": lambda: str(_steps_to_digits("newton")),
+    "gradient_steps_to_5_digits": lambda: str(_steps_to_digits("gradient")),
+    "gradient_rate": lambda: f"{1 - _minimum().curvature:.2f}",
+    "overshoot_step": lambda: _overshoot()["step"],
+    "overshoot_distance": lambda: _overshoot()["distance"],
+    "overshoot_past": lambda: _overshoot()["past"],
+    "overshoot_ratio": lambda: _overshoot()["ratio"],
+    "overshoot_mean_curvature": lambda: _overshoot()["mean_curvature"],
+    "overshoot_parabola_bottom": lambda: _overshoot()["parabola_bottom"],
+    "diverging_start": lambda: _diverging()["start"],
+    "diverging_swings": lambda: _diverging()["swings"],
 }
 
 

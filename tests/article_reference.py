@@ -37,3 +37,12 @@ def hand_curvature_terms(b3, rows=ROWS):
 def hand_curvature(b3, rows=ROWS):
     """d2 total / d b3^2: the pink curve's curvature, the sum of the rows' terms."""
     return sum(hand_curvature_terms(b3, rows))
+
+
+def hand_newton(b3, steps):
+    """Newton's method on b3: the b3 before each step, and the one after the last."""
+    path = [b3]
+    for _ in range(steps):
+        b3 -= hand_gradient(b3) / hand_curvature(b3)
+        path.append(b3)
+    return path

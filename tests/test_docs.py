@@ -14,7 +14,15 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from article_reference import ROWS, hand_gradient, hand_probabilities, hand_total
+from article_reference import (
+    ROWS,
+    hand_curvature,
+    hand_curvature_terms,
+    hand_gradient,
+    hand_newton,
+    hand_probabilities,
+    hand_total,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -149,6 +157,32 @@ def test_walkthrough_shows_the_network_table_curve_descent_and_graph(site: Path)
     texts = figure_texts(site, "article-graph.svg")
     assert "b3" in texts and texts.count("softmax denominator") == 3
     assert any(text.endswith(f"= {gradient}") for text in texts)  # the caption sums the gradient
+
+
+def test_the_curvature_page_shows_the_rows_terms_and_newtons_steps(site: Path):
+    page = (site / "curvature" / "index.html").read_text()
+    assert "generated:" not in page
+    at_start, at_minimum, newton = tables(page)
+    minimum = hand_newton(-2.0, 8)[-1]
+    for table, b3 in ((at_start, -2.0), (at_minimum, minimum)):
+        terms = hand_curvature_terms(b3)
+        for row, (petal, sepal, _), term in zip(table[1:4], ROWS, terms):
+            p_setosa = hand_probabilities(petal, sepal, b3)[0]
+            assert row[1:] == [f"{p_setosa:.5f}", f"{term:.5f}", f"{term:.5f}"]  # the last by grad() twice
+        assert table[4][2] == table[5][3] == f"{hand_curvature(b3):.5f}"
+    assert at_start[4][2] == "0.20114" and at_minimum[4][2] == "0.58933"  # FACTS
+    assert [row[1] for row in newton[1:]] == [f"{b3:.6f}" for b3 in hand_newton(-2.0, 5)]
+    assert [row[1] for row in newton[1:]] == ["-2.000000", "1.844161", "-0.307668", "-0.018753", "-0.031630",
+                                              "-0.031653"]  # fmt: skip
+    assert [row[2] for row in newton[1:]] == [f"{hand_total(b3):.6f}" for b3 in hand_newton(-2.0, 5)]
+    text = " ".join(page.split())
+    assert f"to {hand_newton(-2.0, 1)[-1]:.4f}, far past the minimum" in text
+    assert f"the gradient {hand_gradient(-2.0):.4f} and the curvature {hand_curvature(-2.0):.4f}" in text
+    mean_curvature = -hand_gradient(-2.0) / (minimum + 2.0)
+    assert f"average</em> curvature on the way, {mean_curvature:.4f}," in text
+    assert 'src="../figures/b3-curve.png"' in page
+    code = html.unescape(re.sub(r"<[^>]+>", "", page))  # the function as article.py has it, markup stripped
+    assert "(curvature,) = grad(gradient, net.b3)" in code and "def b3_derivatives(" in code
 
 
 def iris_inputs() -> tuple[list[tuple[float, float]], list[int]]:

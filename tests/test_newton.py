@@ -11,7 +11,7 @@ import json
 
 import numpy as np
 import pytest
-from article_reference import hand_curvature, hand_curvature_terms, hand_gradient, hand_total
+from article_reference import hand_curvature, hand_curvature_terms, hand_gradient, hand_newton, hand_total
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -20,15 +20,6 @@ from tinygrad_iris.article import NEWTON_STEPS, b3_derivatives, optimize_b3
 from tinygrad_iris.network import ARTICLE_ROWS
 
 MINIMUM = -0.031652958487831  # where the gradient is 0, to 15 digits (b3_minimum, FACTS -0.03165)
-
-
-def hand_newton(b3, steps):
-    """The b3 before each Newton step, and the one after the last."""
-    path = [b3]
-    for _ in range(steps):
-        b3 -= hand_gradient(b3) / hand_curvature(b3)
-        path.append(b3)
-    return path
 
 
 # ----- the reference itself ---------------------------------------------------------------------

@@ -79,14 +79,17 @@ def b3_gradient(b3: float, rows: Rows = ARTICLE_ROWS) -> tuple[float, float]:
     return total.item(), float(net.b3.grad)
 
 
-# --8<-- [start:b3_derivatives]
-def b3_derivatives(b3: float, rows: Rows = ARTICLE_ROWS) -> tuple[float, float, float]:
-    """(total cross-entropy, its first and its second derivative in b3) at ``b3``, by `grad` twice.
+# --8<-- [start:b3_derivatives] (docs/curvature.md shows this function as it is)
+def b3_derivatives(
+    b3: float, rows: Rows = ARTICLE_ROWS
+) -> tuple[float, float, float]:
+    """(total cross-entropy, its first and second derivative in b3) at ``b3``.
 
-    The first `grad` records its backward pass (``create_graph=True``), so the gradient is a graph
-    of its own, and the second `grad` differentiates it again. Per row the gradient is
-    p_setosa - [species is Setosa], so the second derivative, the pink curve's curvature, is
-    sum over rows of d p_setosa / d b3 = sum over rows of p_setosa (1 - p_setosa).
+    The first `grad` records its backward pass (``create_graph=True``), so the
+    gradient is a graph of its own, and the second `grad` differentiates it
+    again. Per row the gradient is p_setosa - [species is Setosa], so the
+    second derivative, the pink curve's curvature, is
+    sum over rows of p_setosa (1 - p_setosa).
     """
     net = IrisNetwork(b3=b3)
     total = net.total_cross_entropy(rows)
