@@ -154,15 +154,18 @@ def test_demo_writes_everything_into_its_folder(capsys, tmp_path):
     assert "Newton's method on b3 from -2" in out and "   1   1.844161" in out
     assert "classifies 143 of 150" in out
     figures = ["curve.png", "training.png", "hidden_surfaces.png", "raw_outputs.png", "decision_regions.png"]
-    assert sorted(os.listdir(out_dir)) == sorted([*figures, "graph.svg", "params.npz"])
+    assert sorted(os.listdir(out_dir)) == sorted([*figures, "graph.svg", "backprop.html", "params.npz"])
     for name in figures:
         assert_png(out_dir / name)
         assert str(out_dir / name) in out
     assert b"<svg" in (out_dir / "graph.svg").read_bytes() and str(out_dir / "graph.svg") in out
-    assert f"wrote 7 files to {out_dir}/" in out
+    assert f"wrote 8 files to {out_dir}/" in out
+    page = out_dir / "backprop.html"
+    assert page.read_text().startswith("<!DOCTYPE html>") and str(page) in out
+    assert f"open {page} in a browser to watch backward() step by step" in out
 
 
-@pytest.mark.parametrize("command", ["table", "optimize-b3", "curve", "train", "demo"])
+@pytest.mark.parametrize("command", ["table", "optimize-b3", "curve", "backprop", "train", "demo"])
 def test_every_command_has_help(capsys, command):
     status, out, err = run(capsys, command, "--help")
     assert status == 0 and out.startswith(f"usage: tinygrad-iris {command}") and err == ""

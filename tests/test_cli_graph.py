@@ -116,7 +116,9 @@ def test_demo_without_dot_writes_the_graph_as_dot_text(capsys, tmp_path, monkeyp
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     status, out, err = run(capsys, "demo", "--out", str(tmp_path / "out"))
     assert status == 0
-    assert err.count("\n") == 1 and "warning:" in err and "writing graph.dot instead" in err
+    assert err.count("\n") == 2 and err.count("warning:") == 2 and "writing graph.dot instead" in err
+    assert "backprop.html needs it and is not written" in err
+    assert not (tmp_path / "out" / "backprop.html").exists() and "in a browser" not in out
     assert (tmp_path / "out" / "graph.dot").read_text().startswith("digraph")
     assert str(tmp_path / "out" / "graph.dot") in out
     assert not (tmp_path / "out" / "graph.svg").exists()

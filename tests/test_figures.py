@@ -16,7 +16,7 @@ HOOKS = Path(__file__).resolve().parent.parent / "docs" / "hooks.py"
 
 def test_each_figure_is_written_in_a_format_it_can_take():
     assert list(figures.FIGURES) == [
-        "curve", "graph", "training", "hidden_surfaces", "raw_outputs", "decision_regions",
+        "curve", "graph", "backprop", "training", "hidden_surfaces", "raw_outputs", "decision_regions",
     ]  # fmt: skip
     for name, figure in figures.FIGURES.items():
         assert figure.name == name
@@ -50,7 +50,7 @@ def test_a_new_entry_is_written_by_the_demo(capsys, tmp_path, monkeypatch, a_new
     status, out, err = run(capsys, "demo", "--out", str(tmp_path))
     assert status == 0 and err == ""
     assert (tmp_path / "note.txt").read_text() == "b3 is -2\n" and a_new_figure == [(-2.0, "txt")]
-    assert f"  {tmp_path / 'note.txt'}\n" in out and f"wrote 8 files to {tmp_path}/" in out
+    assert f"  {tmp_path / 'note.txt'}\n" in out and f"wrote 9 files to {tmp_path}/" in out
 
 
 def test_a_new_entry_is_on_the_docs_site(a_new_figure):

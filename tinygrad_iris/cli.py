@@ -290,6 +290,31 @@ class Graph(Command):
         print(f"wrote {path} ({format}): the three rows' graph at b3 = {args.b3:g}, b3's paths in pink")
 
 
+@command("backprop", "write a page that steps through backward() on the three rows' graph")
+class Backprop(Command):
+    figure = FIGURES["backprop"]
+
+    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        _add_b3(parser)
+        parser.add_argument(
+            "-o",
+            "--output",
+            type=output_path_text(self.figure.formats),
+            default=Path(self.figure.file),
+            help=f"the page, an .html file (default: {self.figure.file})",
+        )
+
+    def run(self, args: argparse.Namespace) -> None:
+        check_writable(args.output)
+        started = time.perf_counter()
+        path = self.figure.write(Inputs(b3=args.b3), args.output)
+        seconds = time.perf_counter() - started
+        print(
+            f"wrote {path} ({path.stat().st_size / 1000:.0f} kB, {seconds:.2f} s): backward() step by step "
+            f"on the three rows at b3 = {args.b3:g}; open it in a browser (it works offline)"
+        )
+
+
 @command("train", "train every weight and bias on all 150 flowers")
 class Train(Command):
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
@@ -399,20 +424,25 @@ class Demo(Command):
         )
 
         inputs = Inputs(trained=trained)
-        written = [self.write(figure, inputs, out) for figure in FIGURES.values()]
+        written = [path for figure in FIGURES.values() if (path := self.write(figure, inputs, out))]
         written.append(trained.net.save(out / PARAMS_FILE))
         print(f"\nwrote {len(written)} files to {out}/:")
         for path in written:
             print(f"  {path}")
+        page = out / FIGURES["backprop"].file
+        if page in written:
+            print(f"open {page} in a browser to watch backward() step by step, node by node")
 
     @staticmethod
-    def write(figure: NamedFigure, inputs: Inputs, out: Path) -> Path:
-        """The figure into ``out``; a graph becomes DOT text if Graphviz's dot is missing."""
+    def write(figure: NamedFigure, inputs: Inputs, out: Path) -> Path | None:
+        """The figure into ``out``; a graph becomes DOT text if Graphviz's dot is missing, and a
+        figure that needs dot and has no DOT form is left out (None), with a warning."""
         try:
             return figure.write(inputs, out / figure.file)
         except GraphvizNotFoundError as err:  # the graph is worth having even as DOT text
             if "dot" not in figure.formats:
-                raise
+                _fail(f"{PROG}: warning: {err}; {figure.file} needs it and is not written")
+                return None
             fallback = Path(figure.file).with_suffix(".dot").name
             _fail(f"{PROG}: warning: {err}; writing {fallback} instead of {figure.file}")
             return figure.write(inputs, out / fallback, "dot")

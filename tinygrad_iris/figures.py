@@ -22,6 +22,7 @@ import graphviz
 
 from .article import B3_CURVE, DEFAULT_STEPS, b3_curve, b3_minimum, optimize_b3
 from .article_graph import article_graph
+from .backprop_page import article_page
 from .files import IMAGE_FORMATS, format_from_name, write_bytes
 from .iris import load_iris
 from .network import ARTICLE_B3, IrisNetwork
@@ -31,7 +32,7 @@ from .training import Trained, train
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["FIGURES", "Inputs", "NamedFigure", "figure", "graph", "plot", "plots_module"]
+__all__ = ["FIGURES", "Inputs", "NamedFigure", "backprop_steps", "figure", "graph", "plot", "plots_module"]
 
 
 class Inputs:
@@ -137,6 +138,12 @@ def pink_curve(inputs: Inputs, plots: ModuleType) -> Figure:
 def three_rows_graph(inputs: Inputs) -> graphviz.Digraph:
     """The three rows' computation graph at b3, after backward(), b3's paths in pink."""
     return article_graph(inputs.b3)
+
+
+@figure("backprop", file="backprop.html", docs_file="backprop.html", formats=("html",))
+def backprop_steps(inputs: Inputs, format: str) -> bytes:
+    """The three rows' backward() step by step, as one self-contained page (`backprop_page`)."""
+    return article_page(inputs.b3).html.encode("utf-8")
 
 
 @plot("training", file="training.png", docs_file="training.png")
