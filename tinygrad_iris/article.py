@@ -168,7 +168,8 @@ def optimize_b3(
     ``method="gradient"``: gradient descent, b3 <- b3 - lr * gradient (`DEFAULT_STEPS` steps by
     default). ``method="newton"``: Newton's method, b3 <- b3 - lr * gradient / curvature, with lr 1
     the full step to the bottom of the parabola fitted at b3 (`NEWTON_STEPS` steps by default).
-    A RuntimeError if a step cannot be taken or diverges (`_update`).
+    A RuntimeError, naming the step, if Newton's method meets a curvature that is not positive,
+    or if b3 leaves [-MAX_B3, MAX_B3] (the run diverges).
     """
     if method not in METHODS:
         raise ValueError(f"optimize_b3: method must be one of {', '.join(METHODS)}, got {method!r}")
