@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 comma := ,
 
-.PHONY: test demo bench fuzz fuzz-io docs lint dot clean
+.PHONY: test demo bench fuzz fuzz-io docs lint dot browser clean
 
 $(VENV)/.installed-%: pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,7 +21,17 @@ dot:
 	    echo "Graphviz 'dot' is missing: install it with 'sudo apt-get install graphviz', 'brew install graphviz' or 'conda install graphviz'"; \
 	  fi; }
 
-test: $(VENV)/.installed-dev-plot dot
+# Debian's Chromium runs the browser tests of the step-by-step page (tests/test_backprop_browser.py),
+# driven by Playwright; Playwright's own browser download is not used.
+browser:
+	@test -x /usr/bin/chromium || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "Chromium is missing (the browser tests need /usr/bin/chromium): install it with 'sudo apt-get install chromium'"; \
+	  fi; }
+
+test: $(VENV)/.installed-dev-plot dot browser
 	$(PY) -m pytest -q
 
 lint: $(VENV)/.installed-dev-plot

@@ -111,6 +111,13 @@ def test_the_words_of_a_step():
     )
 
 
+def test_the_articles_relu_of_row_ones_bottom_node_in_words():
+    record = record_backward(article_total()[1])
+    assert record.steps[27].describe() == (  # the example, step 28 of 92
+        "relu: upstream -1.661 × local 1 (d/da a.relu() = 1 if a > 0 else 0) → adds -1.661 to bottom"
+    )
+
+
 def test_a_relu_below_its_kink_passes_zero():
     c, a, b = user_graph(-3.0, 1.0)  # a*b + b**3 = -2: relu's local derivative is 0
     record = record_backward(c)
