@@ -26,7 +26,7 @@ from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import File, Files
 
 import tinygrad_iris as ti
-from tinygrad_iris import article, article_graph, figures, network, training
+from tinygrad_iris import article, article_graph, figures, network, steps, training
 from tinygrad_iris.arguments import MAX_B3
 from tinygrad_iris.files import format_from_name
 from tinygrad_iris.network import IrisNetwork
@@ -120,6 +120,27 @@ def gradient_terms() -> str:
     rows.append(["**b3's grad, by backward()**", "", "", "", f"**{float(graph.net.b3.grad):.4f}**"])
     header = ["row", "p_setosa", "[species is Setosa]", "p_setosa − [Setosa]", "raw Setosa's grad"]
     return _markdown_table(header, rows, "lrrrr")
+
+
+def row_one_path() -> str:
+    """Row 1's path from its cross entropy down to its raw Setosa output, each input the op's first,
+    with the local derivatives and gradients of the step record (`tinygrad_iris.steps`)."""
+    total, rows = IrisNetwork().forward_rows()
+    record = steps.record_backward(total)
+    path = [rows[0].loss]
+    while path[-1] is not rows[0].raw[0]:
+        path.append(path[-1].inputs[0])
+    cells = []
+    for k, row in enumerate(record.path(path)):
+        node = row.node
+        title = steps.node_title(node)
+        op = node.primitive.describe(node.attrs) if node.primitive is not None else ""
+        name = f"**{title}** ({op})" if node.name else f"**{title}**"
+        formula = "" if row.formula is None else f"`{row.formula}`"
+        local = "" if row.local is None else steps.local_text(row.local, path[k - 1], node)
+        cells.append([name, steps.format_number(node.data), formula, local, steps.format_number(row.grad)])
+    header = ["node", "data", "local derivative, from the node above", "its numbers", "grad"]
+    return _markdown_table(header, cells, "lrlrr")
 
 
 def training_numbers() -> str:
@@ -232,6 +253,7 @@ SNIPPETS: dict[str, Callable[[], str]] = {
     "forward_table": forward_table,
     "descent_table": descent_table,
     "gradient_terms": gradient_terms,
+    "row_one_path": row_one_path,
     "training_numbers": training_numbers,
     # numbers inside sentences
     "total_ce": lambda: f"{article.article_table().total_cross_entropy:.2f}",

@@ -60,7 +60,8 @@ def test_mkdocs_build_strict_succeeds_with_generated_figures_and_numbers(site: P
     assert "finite differences give 2.56169" in checking
     api = (site / "api" / "index.html").read_text()
     names = ("engine.Value", "gradcheck.gradcheck", "testing.broadcastable_shapes", "render.draw_graph")
-    for name in (*names, "article_graph.article_graph"):
+    steps = ("steps.record_backward", "backprop_page.BackpropPage")
+    for name in (*names, "article_graph.article_graph", *steps):
         assert f'id="tinygrad_iris.{name}"' in api
 
 
@@ -123,7 +124,7 @@ def figure_texts(site: Path, name: str) -> list[str]:
 def test_walkthrough_shows_the_network_table_curve_descent_and_graph(site: Path):
     page = (site / "walkthrough" / "index.html").read_text()
     assert "generated:" not in page
-    parameters, forward, descent, terms = tables(page)
+    parameters, forward, descent, path, terms = tables(page)
 
     facts = {"b1": 1.6, "b2": 0.7, "b3": -2, "b4": 0, "b5": 1, "w_petal_upper": -2.5, "w_sepal_bottom": 0.4}
     cells = " ".join(" ".join(row) for row in parameters)
@@ -153,7 +154,21 @@ def test_walkthrough_shows_the_network_table_curve_descent_and_graph(site: Path)
     assert terms[4][-2:] == [gradient, gradient] and terms[5][-1] == gradient == "-0.7732"
     assert f"the gradient is {gradient}" in page
 
-    assert 'src="../figures/article-graph.svg"' in page
+    # row 1's path, node by node, from the step record: cross entropy 1 -> log -1 -> p(Setosa) ... raw Setosa
+    p_setosa = hand_probabilities(*ROWS[0][:2], -2.0)[0]
+    assert [row[0] for row in path[1:]] == [
+        "cross entropy (−x)", "log", "p(Setosa) ([0])", "softmax (÷)", "exp", "−", "stack", "raw Setosa (+)",
+    ]  # fmt: skip
+    grads = [row[-1] for row in path[1:]]
+    assert grads[:3] == ["1", "-1", f"{-1 / p_setosa:.4g}"] and grads[2] == "-6.628"  # FACTS
+    assert grads[-1] == f"{p_setosa - 1:.4g}" == "-0.8491" and path[3][1] == f"{p_setosa:.4g}"
+    assert path[3][2:4] == ["d/da a.log() = 1/a", f"{1 / p_setosa:.4g}"]
+
+    # the step-by-step page where the static graph was, and a link to the static graph
+    assert '<iframe class="backprop-page" src="../figures/backprop.html"' in page
+    assert 'href="../figures/backprop.html"' in page and 'href="../figures/article-graph.svg"' in page
+    steps_page = (site / "figures" / "backprop.html").read_text()
+    assert steps_page.startswith("<!DOCTYPE html>") and steps_page.count('"text": "') == 92
     texts = figure_texts(site, "article-graph.svg")
     assert "b3" in texts and texts.count("softmax denominator") == 3
     assert any(text.endswith(f"= {gradient}") for text in texts)  # the caption sums the gradient
