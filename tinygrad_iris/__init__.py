@@ -1,5 +1,6 @@
 """tinygrad_iris: a small reverse-mode autodiff engine, and the StatQuest iris network on it."""
 
+from .compiled import compile
 from .engine import (
     Primitive,
     Value,
@@ -39,6 +40,7 @@ __all__ = [
     "Value",
     "as_value",
     "broadcast_to",
+    "compile",
     "cross_entropy",
     "detect_anomaly",
     "draw_graph",

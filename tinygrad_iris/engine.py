@@ -1344,3 +1344,18 @@ def _anomaly_check_backward(node: Value, grads: Sequence[Any]) -> None:
                 f"anomaly: the backward of op '{_op_label(node)}' (inputs of shapes {shapes}) produced "
                 f"a non-finite gradient; the node was created at {site}"
             )
+
+
+# ----- tracing (tinygrad_iris.compiled): the one switch, off the hot path ------------------------------
+def _swap(name: str, function: Any) -> Any:
+    """Install ``function`` as the engine's `_record` or `_backprop`; return the one it replaces.
+
+    Every op records through `_record` and every reverse pass runs `_backprop`, both looked up by
+    name when called: the tracer of `tinygrad_iris.compile` swaps in its own for one call, so
+    ops cost nothing extra while no one traces.
+    """
+    if name not in ("_record", "_backprop"):
+        raise ValueError(f"_swap: the engine swaps _record or _backprop, not {name!r}")
+    previous = globals()[name]
+    globals()[name] = function
+    return previous

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .engine import Operand, Value, _define, _shape, _shape_of, as_value
+from .engine import Operand, Value, _define, _shape, _shape_of, as_value, no_grad
 
 __all__ = ["SOFTMAX_DENOMINATOR", "cross_entropy", "log_softmax", "nll_loss", "softmax", "stack"]
 
@@ -49,8 +49,14 @@ def stack(values: Sequence[Operand], axis: int = 0) -> Value:
 
 
 def _shift(x: Value, axis: int) -> Value:
-    """x minus its (constant) max along ``axis``: softmax is shift-invariant, exp can't overflow."""
-    return x - np.max(x.data, axis=axis, keepdims=True)
+    """x minus its (constant) max along ``axis``: softmax is shift-invariant, exp can't overflow.
+
+    The max is an op under `no_grad` (a constant, as ``np.max`` of the data would be), so that
+    `tinygrad_iris.compile` records it rather than freezing the traced batch's max.
+    """
+    with no_grad():
+        peak = x.max(axis=axis, keepdims=True)
+    return x - peak
 
 
 def softmax(x: Value, axis: int = -1) -> Value:

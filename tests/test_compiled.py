@@ -1,0 +1,333 @@
+"""`tinygrad_iris.compile`: the replayed tape equals the eager engine bit for bit, and its limits are loud."""
+
+import itertools
+import math
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given
+
+import tinygrad_iris as tg
+from tinygrad_iris import Value, cross_entropy, detect_anomaly, no_grad
+from tinygrad_iris.compiled import CHECK_ENV, ReplayMismatch
+from tinygrad_iris.testing import programs
+
+
+def same_bits(a, b):
+    a, b = np.asarray(a), np.asarray(b)
+    return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+
+
+def mlp_params(rng, sizes=(4, 8, 3)):
+    return [
+        Value(rng.standard_normal((sizes[0], sizes[1])), name="W1"),
+        Value(rng.uniform(-0.1, 0.1, sizes[1]), name="b1"),
+        Value(rng.standard_normal((sizes[1], sizes[2])), name="W2"),
+        Value(rng.uniform(-0.1, 0.1, sizes[2]), name="b2"),
+    ]
+
+
+def mlp_loss(params):
+    def loss(x, targets):
+        w1, b1, w2, b2 = params
+        return cross_entropy((x @ w1 + b1).relu() @ w2 + b2, targets)
+
+    return loss
+
+
+def sgd(params, loss, lr=0.1):
+    for p in params:
+        p.grad = None
+    loss.backward()
+    for p in params:
+        p.data -= lr * p.grad
+
+
+def test_sgd_steps_with_changing_batches_equal_eager_bit_for_bit():
+    rng = np.random.default_rng(0)
+    eager = mlp_params(np.random.default_rng(1))
+    ours = [Value(p.data.copy(), name=p.name) for p in eager]
+    step = tg.compile(mlp_loss(ours))
+    x_all, t_all = rng.uniform(0, 1, (200, 4)), np.arange(200) % 3
+    for i in range(12):
+        rows = rng.permutation(200)[: 50 if i < 8 else 30]  # a new batch every step, a new size later
+        x, t = x_all[rows], t_all[rows]
+        eager_loss, loss = mlp_loss(eager)(x, t), step(x, t)
+        assert same_bits(loss.data, eager_loss.data), i
+        sgd(eager, eager_loss)
+        sgd(ours, loss)
+        for a, b in zip(ours, eager):
+            assert same_bits(a.data, b.data), (i, a.name)
+    assert len(step.tapes) == 2  # batch 50 and batch 30: one trace each
+    assert not any(t.eager_only for t in step.tapes.values())
+
+
+def test_the_loss_and_gradients_of_each_replayed_call_are_the_eager_ones():
+    rng = np.random.default_rng(2)
+    params = mlp_params(rng)
+    step = tg.compile(mlp_loss(params))
+    for _ in range(4):
+        x, t = rng.uniform(0, 1, (20, 4)), rng.integers(0, 3, 20)
+        eager = mlp_loss(params)(x, t)
+        eager.backward()
+        expected = [p.grad for p in params]
+        for p in params:
+            p.grad = None
+        loss = step(x, t)
+        assert same_bits(loss.data, eager.data)
+        loss.backward()
+        for p, want in zip(params, expected):
+            assert same_bits(p.grad, want)
+            p.grad = None
+
+
+def test_a_second_backward_accumulates_like_eager():
+    rng = np.random.default_rng(3)
+    params = mlp_params(rng)
+    x, t = rng.uniform(0, 1, (10, 4)), rng.integers(0, 3, 10)
+    eager = mlp_loss(params)(x, t)
+    eager.backward()
+    eager.backward()
+    twice = [p.grad.copy() for p in params]
+    for p in params:
+        p.grad = None
+    step = tg.compile(mlp_loss(params))
+    step(x, t)  # the trace
+    loss = step(x, t)
+    loss.backward()
+    loss.backward()
+    assert all(same_bits(p.grad, want) for p, want in zip(params, twice))
+
+
+def as_dtype(x, dtype):
+    return np.asarray(x, dtype=dtype)[()]  # 0-d: a NumPy scalar, as Value keeps it
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@given(program=programs(max_ops=12))
+def test_every_random_program_replays_as_eager(program, dtype):
+    """Traced on the program's inputs, replayed on others: output and every input's gradient."""
+    compiled = tg.compile(program, check=True)  # a replay that differs at trace time raises
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        compiled(*(Value(as_dtype(x, dtype)) for x in program.inputs))
+        rng = np.random.default_rng(program.seed)
+        moved = [as_dtype(x + 1e-3 * rng.standard_normal(np.shape(x)), dtype) for x in program.inputs]
+        eager_leaves = [Value(x) for x in moved]
+        eager = program(*eager_leaves)
+        leaves = [Value(x) for x in moved]
+        out = compiled(*leaves)
+        assert same_bits(out.data, eager.data)
+        upstream = rng.standard_normal(np.shape(eager.data)).astype(dtype)
+        eager.backward(upstream if np.ndim(eager.data) else None)
+        out.backward(upstream if np.ndim(out.data) else None)
+        for k, (a, b) in enumerate(zip(leaves, eager_leaves)):
+            assert same_bits(a.grad, b.grad), f"input {k}"
+    assert not any(t.eager_only for t in compiled.tapes.values())
+
+
+def scalar_mlp(rng, sizes=(2, 6, 6, 1)):
+    return [
+        [([Value(rng.uniform(-1, 1)) for _ in range(n_in)], Value(0.0)) for _ in range(n_out)]
+        for n_in, n_out in itertools.pairwise(sizes)
+    ]
+
+
+def scalar_loss(layers):
+    """micrograd's way: a network of scalar Values, sum of squared errors over the samples."""
+
+    def loss(xs, ys):
+        total = 0.0
+        for x, y in zip(xs, ys):
+            for k, layer in enumerate(layers):
+                x = [sum((w * xi for w, xi in zip(ws, x)), b) for ws, b in layer]
+                x = [v.tanh() if k == 0 else v.relu() for v in x] if k < len(layers) - 1 else x
+            total = total + (x[0] - y) ** 2
+        return total
+
+    return loss
+
+
+def scalar_params(layers):
+    return [p for layer in layers for ws, b in layer for p in (*ws, b)]
+
+
+def test_scalar_graphs_replay_as_a_tape_of_float_ops():
+    rng = np.random.default_rng(4)
+    eager_layers = scalar_mlp(np.random.default_rng(5))
+    our_layers = scalar_mlp(np.random.default_rng(5))
+    step = tg.compile(scalar_loss(our_layers))
+    eager_params, our_params = scalar_params(eager_layers), scalar_params(our_layers)
+    for _ in range(5):
+        xs = [[float(rng.uniform(-1, 1)), float(rng.uniform(-1, 1))] for _ in range(8)]
+        ys = [float(rng.choice([-1.0, 1.0])) for _ in range(8)]
+        sgd(eager_params, scalar_loss(eager_layers)(xs, ys), lr=0.05)
+        sgd(our_params, step(xs, ys), lr=0.05)
+        assert [p.data for p in our_params] == [p.data for p in eager_params]
+    tape = next(iter(step.tapes.values()))
+    assert tape.buffer_bytes == 0 and "np." not in tape.source.split("yield")[0]  # plain float arithmetic
+
+
+def test_value_arguments_that_require_grad_get_gradients():
+    x = Value(np.array([1.0, -2.0, 3.0]))
+    f = tg.compile(lambda v: (v * v).sum())
+    f(x)
+    x.grad = None
+    f(x).backward()
+    assert same_bits(x.grad, np.array([2.0, -4.0, 6.0]))
+
+
+def test_results_compose_with_eager_ops_and_first_order_grad():
+    rng = np.random.default_rng(6)
+    params = mlp_params(rng)
+    x, t = rng.uniform(0, 1, (6, 4)), rng.integers(0, 3, 6)
+    eager = (mlp_loss(params)(x, t) * 3.0).exp()
+    want = tg.grad(eager, params)
+    step = tg.compile(mlp_loss(params))
+    step(x, t)
+    got = tg.grad((step(x, t) * 3.0).exp(), params)
+    assert all(same_bits(a.data, b.data) for a, b in zip(got, want))
+
+
+def test_create_graph_through_a_result_is_refused():
+    w = Value(2.0)
+    f = tg.compile(lambda x: w * x * x)
+    f(3.0)
+    with pytest.raises(NotImplementedError, match="create_graph=True"):
+        tg.grad(f(3.0), w, create_graph=True)
+
+
+def test_no_grad_inside_works_and_a_call_under_no_grad_is_a_constant():
+    w = Value(np.array([1.0, 2.0]))
+
+    def fn(x):
+        with no_grad():
+            scale = (x * 2.0).sum()  # a constant computed from the argument: replayed too
+        return (w * x).sum() * scale
+
+    f = tg.compile(fn)
+    f(np.array([1.0, 1.0]))
+    x = np.array([3.0, -1.0])
+    out = f(x)
+    assert same_bits(out.data, fn(Value(x, requires_grad=False)).data)
+    out.backward()
+    assert same_bits(w.grad, x * (x * 2.0).sum())
+    with no_grad():
+        assert not f(x).requires_grad
+
+
+def test_detect_anomaly_inside_fn_is_refused_and_outside_runs_eagerly():
+    w = Value(np.array([1.0, 0.0]))
+
+    def inside(x):
+        with detect_anomaly():
+            return (w * x).sum()
+
+    with pytest.raises(RuntimeError, match="detect_anomaly"):
+        tg.compile(inside)(np.ones(2))
+    f = tg.compile(lambda x: (w * x).log().sum())
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f(np.ones(2))
+        with detect_anomaly(), pytest.raises(FloatingPointError, match="'log'"):
+            f(np.ones(2))
+
+
+def test_backward_or_grad_inside_fn_is_refused():
+    w = Value(1.5)
+
+    def inner(x):
+        y = w * x
+        y.backward()
+        return y
+
+    with pytest.raises(RuntimeError, match="backward"):
+        tg.compile(inner)(2.0)
+    with pytest.raises(RuntimeError, match="backward"):
+        tg.compile(lambda x: tg.grad(w * x, w)[0])(2.0)
+
+
+def test_a_stale_result_with_reused_buffers_raises():
+    rng = np.random.default_rng(7)
+    params = mlp_params(rng)
+    step = tg.compile(mlp_loss(params))
+    x, t = rng.uniform(0, 1, (5, 4)), np.array([0, 1, 2, 0, 1])
+    step(x, t)
+    first = step(x, t)
+    step(x, t)
+    with pytest.raises(RuntimeError, match="stale"):
+        first.backward()
+
+
+def test_a_parameter_of_a_new_shape_traces_again():
+    w = Value(np.ones(3))
+    f = tg.compile(lambda x: (w * x).sum())
+    f(np.ones(3))
+    f(np.ones(3))
+    w.data = np.ones((2, 3))
+    out = f(np.ones(3))
+    assert same_bits(out.data, np.float64(6.0))
+    out.backward()
+    assert w.grad.shape == (2, 3)
+
+
+def test_targets_are_checked_on_every_call():
+    rng = np.random.default_rng(8)
+    step = tg.compile(mlp_loss(mlp_params(rng)))
+    x = rng.uniform(0, 1, (3, 4))
+    step(x, np.array([0, 1, 2]))
+    with pytest.raises(ValueError, match="target 3 at position 1 is out of range"):
+        step(x, np.array([0, 3, 2]))
+    with pytest.raises(ValueError, match="target -1 at position 0"):
+        step(x, np.array([-1, 0, 2]))
+
+
+def test_a_float_division_by_zero_gives_numpys_inf_as_eagerly():
+    a, b = Value(1.0), Value(1.0)
+    f = tg.compile(lambda x: a / (b * x))
+    f(1.0)
+    with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        out = f(0.0)
+        assert out.data == math.inf
+        out.backward()
+        eager_a, eager_b = Value(1.0), Value(1.0)
+        (eager_a / (eager_b * 0.0)).backward()
+    assert same_bits(a.grad, eager_a.grad) and same_bits(b.grad, eager_b.grad)
+
+
+def branching(x):
+    """Control flow on a value: frozen at trace time."""
+    return (x * 2.0).relu().sum() if float(x.sum()) > 0 else (x * 2.0).tanh().sum()
+
+
+def test_the_checking_mode_names_the_op_where_frozen_control_flow_differs(monkeypatch):
+    monkeypatch.setenv(CHECK_ENV, "1")
+    f = tg.compile(branching)
+    f(np.array([1.0, 2.0]))
+    f(np.array([3.0, 1.0]))  # the same branch: equal
+    # op 0 is the sum the condition reads, op 1 the product
+    with pytest.raises(ReplayMismatch, match="at op 2 the trace has 'relu' but fn ran 'tanh'"):
+        f(np.array([-3.0, 1.0]))
+
+
+def test_the_checking_mode_names_the_op_whose_frozen_constant_differs():
+    def centered(x):
+        return ((x - float(np.mean(x.data))) ** 2).sum()  # NumPy on .data: a constant of the trace
+
+    f = tg.compile(centered, check=True)
+    f(np.array([1.0, 2.0]))
+    with pytest.raises(ReplayMismatch, match=r"the value of op 0 \('-', shape \(2,\)\) differs"):
+        f(np.array([5.0, 2.0]))
+    unchecked = tg.compile(centered)
+    unchecked(np.array([1.0, 2.0]))
+    assert unchecked(np.array([5.0, 2.0])).data != centered(Value(np.array([5.0, 2.0]))).data  # the limit
+
+
+def test_bad_functions_and_arguments_are_refused_clearly():
+    with pytest.raises(TypeError, match="expected a function"):
+        tg.compile(3)
+    with pytest.raises(TypeError, match="must return a Value"):
+        tg.compile(lambda x: 1.0)(2.0)
+    with pytest.raises(TypeError, match="argument of type dict"):
+        tg.compile(lambda x: x)({"a": 1})
