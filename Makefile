@@ -31,14 +31,18 @@ browser:
 	    echo "Chromium is missing (the browser tests need /usr/bin/chromium): install it with 'sudo apt-get install chromium'"; \
 	  fi; }
 
-test: $(VENV)/.installed-dev-plot dot browser
-	$(PY) -m pytest -q
+# The suite across the cores (pytest-xdist; JOBS=0 runs it in one process), a test file per worker at a
+# time so a file's shared fixture (the docs site, the benchmark run) is built once. Each worker loads the
+# derandomized "ci" profile and every project module in tests/conftest.py: every run draws the same examples.
+JOBS ?= auto
+test: $(VENV)/.installed-test dot browser
+	$(PY) -m pytest -q -n $(JOBS) --dist loadscope
 
-lint: $(VENV)/.installed-dev-plot
+lint: $(VENV)/.installed-lint
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
-demo: $(VENV)/.installed-dev-plot dot
+demo: $(VENV)/.installed-plot dot
 	$(PY) -m tinygrad_iris demo
 
 # The documentation site, built into site/; every figure and generated number comes from docs/hooks.py.
@@ -53,7 +57,7 @@ clean:
 # so the next `make fuzz` tries it first.
 FUZZ_EXAMPLES ?= 20000
 FUZZ_SECONDS ?= 600
-fuzz: $(VENV)/.installed-dev-plot
+fuzz: $(VENV)/.installed-test
 	HYPOTHESIS_PROFILE=fuzz FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) FUZZ_SECONDS=$(FUZZ_SECONDS) \
 	  $(PY) -m pytest -q -s -p no:cacheprovider tests/test_fuzz.py::test_random_programs
 
@@ -65,6 +69,6 @@ bench: $(VENV)/.installed-bench dot
 # FUZZ_IO_EXAMPLES per test (ten times as many for the fast CSV tests); about 15 minutes at 1000.
 .PHONY: fuzz-io
 FUZZ_IO_EXAMPLES ?= 1000
-fuzz-io: $(VENV)/.installed-dev-plot
+fuzz-io: $(VENV)/.installed-test
 	HYPOTHESIS_PROFILE=fuzz FUZZ_EXAMPLES=$(FUZZ_IO_EXAMPLES) $(PY) -m pytest -q -p no:cacheprovider \
 	  --hypothesis-show-statistics tests/test_files.py tests/test_iris_fuzz.py tests/test_cli_hostile.py

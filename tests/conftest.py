@@ -1,6 +1,14 @@
-"""Hypothesis profiles: "ci" (the default) is derandomized with a fixed budget; "fuzz" is long and random."""
+"""Hypothesis profiles: "ci" (the default) is derandomized with a fixed budget; "fuzz" is long and random.
 
+Every process of the suite (each pytest-xdist worker too) loads the profile here, and imports every
+module of the project first: hypothesis mixes the constants of the project modules loaded so far into
+what it draws, so without this the "same" derandomized examples would depend on which tests a process
+happened to run before (tests/test_determinism.py).
+"""
+
+import importlib
 import os
+import pkgutil
 
 from hypothesis import HealthCheck, settings
 from hypothesis.database import DirectoryBasedExampleDatabase
@@ -24,3 +32,16 @@ settings.register_profile(
     print_blob=True,
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+def project_modules() -> list[str]:
+    """Every module of the package and of the benchmarks, but the ``__main__`` entry points."""
+    names = []
+    for package in ("tinygrad_iris", "benchmarks"):
+        path = importlib.import_module(package).__path__
+        names += [package] + [m.name for m in pkgutil.walk_packages(path, package + ".")]
+    return [name for name in names if not name.endswith(".__main__")]
+
+
+for _module in project_modules():
+    importlib.import_module(_module)

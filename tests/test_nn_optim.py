@@ -1,6 +1,9 @@
 """nn.Module / nn.Linear and optim.SGD / optim.Adam against hand-written update rules."""
 
+import json
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -93,6 +96,33 @@ def test_state_dict_round_trip_and_validation():
             target.load_state_dict(bad)
         for name, p in target.named_parameters():
             np.testing.assert_array_equal(p.data, snapshot[name])
+
+
+def test_the_package_spells_nn_and_optim_like_pytorch():
+    """`import tinygrad_iris as tg` alone gives tg.nn and tg.optim (in a fresh process: nothing imported)."""
+    code = """if True:
+        import json, numpy as np, tinygrad_iris as tg
+        layer = tg.nn.Linear(2, 3, rng=np.random.default_rng(0))
+        before = [layer.weight.data.tolist(), layer.bias.data.tolist()]
+        optimizer = tg.optim.SGD(layer.parameters(), lr=0.5)
+        optimizer.zero_grad()
+        tg.cross_entropy(layer(np.array([[1.0, 2.0], [0.5, -1.0]])), targets=[2, 0]).backward()
+        optimizer.step()
+        after = [layer.weight.data.tolist(), layer.bias.data.tolist()]
+        print(json.dumps([before, after, isinstance(layer, tg.nn.Module), callable(tg.optim.Adam)]))
+    """
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    (w, b), (new_w, new_b), is_module, has_adam = json.loads(done.stdout)
+    assert is_module and has_adam
+    # one SGD step by hand: d(mean CE)/d(raw) = (softmax(raw) - one_hot) / rows
+    x, w, b = np.array([[1.0, 2.0], [0.5, -1.0]]), np.array(w), np.array(b)
+    raw = x @ w + b
+    p = np.exp(raw - raw.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    d_raw = (p - np.eye(3)[[2, 0]]) / 2
+    np.testing.assert_allclose(new_w, w - 0.5 * x.T @ d_raw, rtol=1e-12)
+    np.testing.assert_allclose(new_b, b - 0.5 * d_raw.sum(axis=0), rtol=1e-12)
 
 
 # ----- optimizers --------------------------------------------------------------------------------

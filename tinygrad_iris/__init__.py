@@ -1,5 +1,6 @@
 """tinygrad_iris: a small reverse-mode autodiff engine, and the StatQuest iris network on it."""
 
+from . import nn, optim  # PyTorch's spelling: tg.nn.Linear, tg.optim.SGD
 from .compiled import compile
 from .engine import (
     Primitive,
@@ -54,7 +55,9 @@ __all__ = [
     "log",
     "log_softmax",
     "nll_loss",
+    "nn",
     "no_grad",
+    "optim",
     "record_backward",
     "relu",
     "render_bytes",
