@@ -11,8 +11,9 @@ from .timing import Budget, Row
 
 NAME = "iris step (150x2 -> 2 -> 3)"
 TARGET = 1.5  # x the NumPy floor
+COMPILED_TARGET = 1.0  # x the floor, and ahead of JAX jit
 
 
 def run(budget: Budget) -> list[Row]:
     shape = mlp_step.Shape(rows=150, inputs=2, hidden=2, classes=3, seed=0)
-    return mlp_step.run(NAME, shape, budget, TARGET)
+    return mlp_step.run(NAME, shape, budget, TARGET, COMPILED_TARGET)

@@ -8,6 +8,7 @@ timing) and applies the same update, all in float64.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import resource
@@ -20,9 +21,10 @@ from typing import Any
 
 import numpy as np
 
+import tinygrad_iris
 from tinygrad_iris import Value, cross_entropy, detect_anomaly
 
-from .peers import NOT_INSTALLED, optional, single_thread_torch
+from .peers import NOT_INSTALLED, optional, single_thread_jax, single_thread_torch
 from .results import seconds
 from .timing import Budget, Contender, Row, assert_same, compare, rows_against_floor
 
@@ -31,6 +33,8 @@ _REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PARAMETERS = ("W1", "b1", "W2", "b2")
 FLOOR = "NumPy by hand (floor)"
 OURS = "tinygrad_iris"
+COMPILED = "tinygrad_iris compiled"
+JAX = "JAX jit (CPU, 1 thread)"
 
 
 @dataclass(frozen=True)
@@ -147,6 +151,69 @@ class Ours(Stepper):
         return [p.grad for p in self.params]
 
 
+class OursCompiled(Ours):
+    """The same step through `tinygrad_iris.compile`: traced on the first call, then replayed.
+
+    The data is the argument (a new batch could come every call); the targets are closed over,
+    as the floor keeps them: a constant of the trace, validated once when it is traced.
+    """
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem)
+        w1, b1, w2, b2 = self.params
+        targets = problem.targets
+        self.data = problem.x
+        self.compiled = tinygrad_iris.compile(
+            lambda x: cross_entropy((x @ w1 + b1).relu() @ w2 + b2, targets)
+        )
+
+    def step(self) -> None:
+        for p in self.params:
+            p.grad = None
+        loss = self.compiled(self.data)
+        loss.backward()
+        for p in self.params:
+            p.data -= LEARNING_RATE * p.grad
+        self.loss = loss.data
+
+
+class JaxJit(Stepper):
+    """JAX: the whole step (loss, gradients, SGD update) under one `jax.jit`, float64, on the CPU."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem)
+        jax = single_thread_jax()
+        assert jax is not None
+        jnp = jax.numpy
+        rows = len(problem.x)
+
+        def loss_of(params: Any, x: Any, targets: Any) -> Any:
+            w1, b1, w2, b2 = params
+            logits = jnp.maximum(x @ w1 + b1, 0.0) @ w2 + b2
+            shifted = logits - jnp.max(logits, axis=1, keepdims=True)
+            log_total = jnp.log(jnp.sum(jnp.exp(shifted), axis=1))
+            return (log_total - shifted[jnp.arange(rows), targets]).sum() / rows
+
+        def step(params: Any, x: Any, targets: Any) -> Any:
+            loss, grads = jax.value_and_grad(loss_of)(params, x, targets)
+            return [p - LEARNING_RATE * g for p, g in zip(params, grads)], loss, grads
+
+        self.jitted = jax.jit(step)
+        self.x, self.targets = jnp.asarray(problem.x), jnp.asarray(problem.targets)
+        self.params = [jnp.asarray(p) for p in problem.params]
+
+    def step(self) -> None:
+        self.params, self.loss, self._grads = self.jitted(self.params, self.x, self.targets)
+        self.loss.block_until_ready()
+
+    def outcome(self) -> list[tuple[str, Any]]:
+        self.loss = float(self.loss)
+        return super().outcome()
+
+    def grads(self) -> Sequence[Any]:
+        return [np.asarray(g) for g in self._grads]
+
+
 class Torch(Stepper):
     """PyTorch eager on the CPU, one thread, float64."""
 
@@ -224,6 +291,7 @@ def alone_in_a_process(shape: Shape, repeats: int, steps: int = 30) -> list[dict
         {"contender": FLOOR, "env": {}, "samples": []},
         {"contender": OURS, "env": {}, "samples": []},
         {"contender": OURS, "env": NO_HEAP_TRIM, "samples": []},
+        {"contender": COMPILED, "env": {}, "samples": []},
     ]
     for _ in range(repeats):
         for run in runs:
@@ -245,7 +313,7 @@ def alone_in_a_process(shape: Shape, repeats: int, steps: int = 30) -> list[dict
 
 def _step_alone(args: str) -> None:
     *numbers, name, steps = json.loads(args)
-    model = (NumpyFloor if name == FLOOR else Ours)(make_problem(Shape(*numbers)))
+    model = {FLOOR: NumpyFloor, OURS: Ours, COMPILED: OursCompiled}[name](make_problem(Shape(*numbers)))
     for _ in range(steps):  # warm up: let the allocator settle
         model.step()
     before, times = resource.getrusage(resource.RUSAGE_SELF).ru_minflt, []
@@ -257,16 +325,17 @@ def _step_alone(args: str) -> None:
     print(json.dumps([faults, float(np.median(times))]))
 
 
-def run(workload: str, shape: Shape, budget: Budget, target: float) -> list[Row]:
+def run(workload: str, shape: Shape, budget: Budget, target: float, compiled_target: float) -> list[Row]:
     """Check every contender against tinygrad_iris on one step, then time them all, interleaved."""
     problem = make_problem(shape)
-    makers: dict[str, Any] = {FLOOR: NumpyFloor, OURS: Ours}
+    makers: dict[str, Any] = {FLOOR: NumpyFloor, OURS: Ours, COMPILED: OursCompiled}
     missing = []
     for name, module, maker in (
         ("PyTorch eager (1 thread)", "torch", Torch),
         ("HIPS autograd", "autograd", HipsAutograd),
+        (JAX, "jax", JaxJit),
     ):
-        if optional(module) is None:
+        if importlib.util.find_spec(module) is None:  # not imported here: JAX reads its flags when it is
             missing.append(name)
         else:
             makers[name] = maker
@@ -285,6 +354,8 @@ def run(workload: str, shape: Shape, budget: Budget, target: float) -> list[Row]
     contenders = [Contender(name, model) for name, model in models.items()]
     timings = compare(contenders, budget)
     rows = rows_against_floor(workload, contenders, timings, FLOOR)
+    compiled = models[COMPILED].compiled  # type: ignore[attr-defined]
+    trace = f"traced once in {seconds(compiled.trace_seconds)}; holds {compiled.buffer_bytes / 1024:.0f} KiB"
     alone = alone_in_a_process(shape, repeats=1 if budget.tiny else 3)
     for row in rows:
         if row.timing:  # memory the OS maps in costs time: this shows where it differs
@@ -300,8 +371,27 @@ def run(workload: str, shape: Shape, budget: Budget, target: float) -> list[Row]
         if row.contender == OURS and row.ratio is not None:
             met = "met" if row.ratio <= target else "MISSED"
             row.target = f"<= {target}x floor: {row.ratio:.2f}x, {met}"
+        if row.contender == COMPILED and row.ratio is not None:
+            row.note = f"{trace} of buffers; " + row.note
+            row.extra.update(trace_seconds=compiled.trace_seconds, buffer_bytes=compiled.buffer_bytes)
+            row.target = _compiled_target(row.ratio, compiled_target, rows, mine)
     rows += [Row(workload, name, None, note=NOT_INSTALLED) for name in missing]
     return rows
+
+
+def _compiled_target(ratio: float, target: float, rows: list[Row], alone: list[dict[str, Any]]) -> str:
+    """The compiled step's target: at most ``target`` x the floor, ahead of JAX jit, no page faults alone."""
+    parts = [f"<= {target}x floor: {ratio:.2f}x"]
+    met = ratio <= target
+    jax = next((r for r in rows if r.contender == JAX and r.ratio is not None), None)
+    if jax is not None and jax.ratio is not None:
+        parts.append(f"JAX jit {jax.ratio:.2f}x")
+        met = met and ratio < jax.ratio
+    if alone:
+        faults = alone[0]["page_faults"]
+        parts.append(f"{faults:.0f} faults/step alone")
+        met = met and faults == 0
+    return ", ".join(parts) + (", met" if met else ", MISSED")
 
 
 if __name__ == "__main__":

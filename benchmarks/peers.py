@@ -28,9 +28,22 @@ def single_thread_torch() -> ModuleType | None:
     return torch
 
 
+def single_thread_jax() -> ModuleType | None:
+    """JAX on the CPU, float64, with XLA's CPU thread pool off (one thread, as the others), or None."""
+    flags = os.environ.get("XLA_FLAGS", "")
+    if "xla_cpu_multi_thread_eigen" not in flags:  # read when JAX starts: set before its import
+        os.environ["XLA_FLAGS"] = f"{flags} --xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+    os.environ.setdefault("JAX_PLATFORMS", "cpu")
+    jax = optional("jax")
+    if jax is not None:
+        jax.config.update("jax_enable_x64", True)
+    return jax
+
+
 def versions() -> dict[str, str]:
     found = {"python": platform.python_version()}
-    for dist in ("tinygrad_iris", "numpy", "micrograd", "torch", "autograd", "matplotlib", "threadpoolctl"):
+    for dist in ("tinygrad_iris", "numpy", "micrograd", "torch", "autograd", "jax", "jaxlib", "matplotlib",
+                 "threadpoolctl"):
         try:
             found[dist] = importlib.metadata.version(dist)
         except importlib.metadata.PackageNotFoundError:
