@@ -11,7 +11,7 @@ from benchmarks.peers import NOT_INSTALLED
 from benchmarks.report import markdown
 from benchmarks.timing import TINY, Contender, assert_same, compare
 
-OPTIONAL_PEERS = {"PyTorch eager (1 thread)", "HIPS autograd"}
+OPTIONAL_PEERS = {"PyTorch eager (1 thread)", "HIPS autograd", "JAX jit (CPU, 1 thread)"}
 TARGETED = ("iris step", "wide MLP step", "scalar MLP")  # the chain's target sits on its largest n
 
 
