@@ -26,9 +26,12 @@ from tinygrad_iris import cli
 from tinygrad_iris.network import IrisNetwork
 
 EPOCHS_IN_FUZZ = 20  # training length is not under test here; test_cli runs the real default
-MAGIC = {"png": b"\x89PNG\r\n\x1a\n", "svg": b"<?xml", "pdf": b"%PDF", "dot": b"digraph"}
+MAGIC = {
+    "png": b"\x89PNG\r\n\x1a\n", "svg": b"<?xml", "pdf": b"%PDF", "dot": b"digraph",
+    "html": b"<!DOCTYPE html>",
+}  # fmt: skip
 OUTPUT_FLAGS = ("--output", "--out", "--save")
-DEFAULT_OUTPUT = {"curve": "curve.png", "graph": "graph.svg", "demo": "out"}
+DEFAULT_OUTPUT = {"curve": "curve.png", "graph": "graph.svg", "backprop": "backprop.html", "demo": "out"}
 TEMPORARY = re.compile(r"^\..*\.tmp$")
 
 
@@ -149,6 +152,8 @@ def assert_complete(path):
         assert data.rstrip().endswith(b"%%EOF"), path
     elif data.startswith(MAGIC["dot"]):
         assert data.rstrip().endswith(b"}"), path
+    elif data.startswith(MAGIC["html"]):
+        assert data.rstrip().endswith(b"</html>"), path
     else:
         assert data.rstrip().endswith(b"</svg>"), path
 
@@ -176,7 +181,7 @@ _IMAGE_PATHS = st.sampled_from(
     ["out.png", "out.svg", "out.pdf", "OUT.PNG", "existing.png", "adir", "adir/", "adir/x.png",
      "file.txt/x.png", "no/such/x.png", "/proc/x.png", "/proc/self/x.png", "fifo.png", "x.gif", "",
      ".png", "\udcff.png", "a b.png", "p" * 251 + ".png", "p" * 300 + ".png", "-x.png", "-", "out.dot",
-     "out.gv", "adir/g.svg"]
+     "out.gv", "adir/g.svg", "out.html", "adir/x.html", "no/such/x.html"]
 )  # fmt: skip
 _SAVE_PATHS = st.sampled_from(
     ["out.npz", "existing.npz", "adir", "adir/", "file.txt/x.npz", "no/such/x.npz", "/proc/x.npz",
@@ -213,6 +218,7 @@ _FLAGS = {
     "optimize-b3": ["--start", "--method", "--lr", "--steps", "--json"],
     "curve": ["-o", "--output"],
     "graph": ["--b3", "-o", "--output", "--format"],
+    "backprop": ["--b3", "-o", "--output"],
     "train": ["--epochs", "--optimizer", "--lr", "--init", "--seed", "--save", "--load", "--json"],
     "demo": ["--out"],
 }
@@ -293,7 +299,8 @@ _NAMES = st.text(st.characters(exclude_characters="\0/", exclude_categories=["Cs
 @st.composite
 def path_argv(draw):
     """A command that reads or writes files, sensible numbers, and hostile or odd paths."""
-    command = draw(st.sampled_from(["train", "curve", "train", "graph", "train", "demo", "train"]))
+    commands = ["train", "curve", "train", "graph", "train", "demo", "train", "backprop"]
+    command = draw(st.sampled_from(commands))
     if command == "graph":
         path = draw(st.one_of(_IMAGE_PATHS, _NAMES.map(lambda name: name + ".svg")))
         return [command, "-o", path, *draw(st.sampled_from([[], ["--format", "dot"], ["--format", "png"]]))]
@@ -304,6 +311,8 @@ def path_argv(draw):
         return [command, f"{flag}={path}"] if draw(st.booleans()) else [command, flag, path]
     if command == "demo":
         return [command, "--out", draw(st.one_of(_DIRS, _NAMES))]
+    if command == "backprop":
+        return [command, "-o", draw(st.one_of(_IMAGE_PATHS, _NAMES.map(lambda name: name + ".html")))]
     argv = [command, "--epochs", draw(st.integers(0, 5).map(str))]
     if draw(st.booleans()):
         argv += ["--save", draw(st.one_of(_SAVE_PATHS, _NAMES))]
