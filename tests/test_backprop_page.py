@@ -88,6 +88,20 @@ def test_a_users_graph_and_the_notebook_display():
     assert html.unescape(re.search(r'srcdoc="([^"]*)"', inline).group(1)) == page.html
 
 
+def test_names_that_look_like_markup_stay_names():
+    a, b = Value(2.0, name="</script><!--"), Value(3.0, name="grad 5 & <b>")
+    page = BackpropPage(record_backward(a * b))
+    data = page_data(page.html)
+    assert page.html.count("</script>") == 2  # the data's and the script's own
+    assert [name for _, name in data["watch"]] == ["</script><!--", "grad 5 & <b>"]
+    assert 'data-name="grad 5 &amp; &lt;b&gt;"' in page.html
+    assert 'data-name="&lt;/script&gt;&lt;!--"' in page.html
+    assert data["steps"][0]["updates"][1][1] == "2"  # b's grad, d(ab)/db = a, on b's grad line
+    assert 'font-weight="bold" font-size="10.00">grad 5 &amp; &lt;b&gt;</text>' in page.html  # its name, kept
+    assert re.search(r'data-name="grad 5 &amp; &lt;b&gt;".*?<text class="grad"[^>]*>grad</text>', page.html,
+                     re.DOTALL)
+
+
 def test_a_page_refuses_what_it_cannot_draw():
     a = Value(1.0, name="a")
     record = record_backward(a * 2.0)

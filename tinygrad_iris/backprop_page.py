@@ -126,7 +126,8 @@ class BackpropPage:
         options = "".join(
             f'<option value="{k}">{html.escape(view.label)}</option>' for k, view in enumerate(self.views)
         )
-        data = json.dumps(self._data(), ensure_ascii=False, allow_nan=False).replace("</", "<\\/")
+        # "<" escaped: no name can end the script element or open an HTML comment inside it
+        data = json.dumps(self._data(), ensure_ascii=False, allow_nan=False).replace("<", "\\u003c")
         return _TEMPLATE.format(
             title=html.escape(self.title),
             intro=html.escape(self.intro),
@@ -230,8 +231,8 @@ class BackpropPage:
         )
         body = group[group.index("</title>") + len("</title>"):]
         texts = list(re.finditer(r'<text text-anchor="start" x="([\d.-]+)"([^>]*)>grad [^<]*</text>', body))
-        if texts:  # the grad line, centred on the node, and the lines of an array's preview after it cut
-            line = texts[0]
+        if texts:  # the grad line (the label's last), centred on the node; an array preview's next lines cut
+            line = texts[-1]
             centre = _centre_x(body)
             body = (
                 body[: line.start()]
