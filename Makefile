@@ -31,11 +31,17 @@ browser:
 	    echo "Chromium is missing (the browser tests need /usr/bin/chromium): install it with 'sudo apt-get install chromium'"; \
 	  fi; }
 
+# KaTeX, which typesets the docs' math while the site builds, from the npm registry (package-lock.json).
+KATEX := node_modules/.package-lock.json
+$(KATEX): package.json package-lock.json
+	@command -v npm >/dev/null 2>&1 || { echo "npm is missing (the docs' math needs Node.js): install it with 'sudo apt-get install nodejs npm'"; exit 1; }
+	npm ci --no-audit --no-fund --loglevel=error
+
 # The suite across the cores (pytest-xdist; JOBS=0 runs it in one process), a test file per worker at a
 # time so a file's shared fixture (the docs site, the benchmark run) is built once. Each worker loads the
 # derandomized "ci" profile and every project module in tests/conftest.py: every run draws the same examples.
 JOBS ?= auto
-test: $(VENV)/.installed-test dot browser
+test: $(VENV)/.installed-test dot browser $(KATEX)
 	$(PY) -m pytest -q -n $(JOBS) --dist loadscope
 
 lint: $(VENV)/.installed-lint
@@ -46,11 +52,11 @@ demo: $(VENV)/.installed-plot dot
 	$(PY) -m tinygrad_iris demo
 
 # The documentation site, built into site/; every figure and generated number comes from docs/hooks.py.
-docs: $(VENV)/.installed-docs dot
+docs: $(VENV)/.installed-docs dot $(KATEX)
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict -d site
 
 clean:
-	rm -rf $(VENV) site out .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) node_modules site out .pytest_cache .mypy_cache .ruff_cache .hypothesis
 
 # A long random session of the program fuzzer (docs/reliability.md): at most FUZZ_EXAMPLES programs
 # or FUZZ_SECONDS seconds. A failure is shrunk, printed as a script and saved in .hypothesis/examples,

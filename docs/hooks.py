@@ -6,16 +6,23 @@ while the site builds, so the pages cannot drift from the code.
   `tinygrad_iris.figures.FIGURES` is there, at ``figures/<its docs_file>``.
 - ``SNIPPETS`` maps a name to a function returning Markdown; a page writes
   ``<!-- generated: name -->`` where that text goes. An unknown name fails the build.
+- Math (``$...$`` inline, ``$$...$$`` on its own lines, through pymdownx.arithmatex) is typeset by
+  KaTeX while the site builds, so a page needs no script to show it and a TeX error fails the build.
+  KaTeX comes from the npm registry (``package.json``; ``make docs`` runs ``npm ci``) and its style
+  sheet and fonts are served with the site, under ``assets/katex/``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
+import html
 import io
+import json
 import math
 import re
 import runpy
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -34,6 +41,20 @@ from tinygrad_iris.network import IrisNetwork
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 PLACEHOLDER = re.compile(r"<!-- generated: ([\w-]+) -->")
+KATEX = ROOT / "node_modules" / "katex" / "dist"
+# what pymdownx.arithmatex (generic mode) writes: \(...\) in a span, \[...\] in a div
+MATH = re.compile(r'<(span|div) class="arithmatex">\\[(\[](.*?)\\[)\]]</\1>', re.DOTALL)
+# KaTeX's renderToString on a JSON list of [tex, display] read from stdin; a ParseError exits non-zero
+RENDER_MATH = """
+const katex = require("katex");
+let input = "";
+process.stdin.on("data", (chunk) => (input += chunk));
+process.stdin.on("end", () => {
+  const html = JSON.parse(input).map(([tex, displayMode]) =>
+    katex.renderToString(tex, { displayMode, throwOnError: true }));
+  process.stdout.write(JSON.stringify(html));
+});
+"""
 
 
 def _example(name: str) -> dict[str, Any]:
@@ -289,7 +310,36 @@ SNIPPETS: dict[str, Callable[[], str]] = {
 def on_files(files: Files, config: Any) -> Files:
     for path, make in FIGURES.items():
         files.append(File.generated(config, path, content=make()))
+    if not (KATEX / "katex.min.css").is_file():
+        raise PluginError(f"KaTeX is not installed in {KATEX.parent}: run `npm ci` (make docs does)")
+    for source in [KATEX / "katex.min.css", *sorted((KATEX / "fonts").glob("*.woff2"))]:
+        uri = "assets/katex/" + source.relative_to(KATEX).as_posix()
+        files.append(File.generated(config, uri, abs_src_path=str(source)))
     return files
+
+
+def typeset(formulas: list[tuple[str, bool]], where: str) -> list[str]:
+    """KaTeX's HTML for each (TeX, display mode), from one node process."""
+    try:
+        done = subprocess.run(
+            ["node", "-e", RENDER_MATH], input=json.dumps(formulas), capture_output=True, text=True,
+            cwd=ROOT, timeout=60,
+        )  # fmt: skip
+    except FileNotFoundError:
+        raise PluginError("node is not installed: KaTeX typesets the math while the site builds") from None
+    if done.returncode != 0:
+        message = next((line for line in done.stderr.splitlines() if "Error" in line), done.stderr)
+        raise PluginError(f"{where}: KaTeX could not typeset a formula: {message.strip()}")
+    return list(json.loads(done.stdout))
+
+
+def on_page_content(content: str, page: Any, config: Any, files: Files) -> str:
+    found = list(MATH.finditer(content))
+    if not found:
+        return content
+    typeset_html = iter(typeset([(html.unescape(m.group(2)), m.group(1) == "div") for m in found],
+                                page.file.src_uri))  # fmt: skip
+    return MATH.sub(lambda m: next(typeset_html), content)
 
 
 def on_page_markdown(markdown: str, page: Any, config: Any, files: Files) -> str:

@@ -78,6 +78,49 @@ def test_an_unknown_generated_snippet_fails_the_build(tmp_path: Path):
     assert "no_such_snippet" in result.stderr
 
 
+def pages(site: Path) -> dict[str, str]:
+    """Every HTML page of the site but the figures, by its path."""
+    return {
+        str(path.relative_to(site)): path.read_text()
+        for path in sorted(site.glob("**/*.html"))
+        if "figures" not in path.parts and path.name != "404.html"
+    }
+
+
+def test_math_is_typeset_while_the_site_builds(site: Path):
+    walkthrough = (site / "walkthrough" / "index.html").read_text()
+    tex = re.findall(r'<annotation encoding="application/x-tex">(.*?)</annotation>', walkthrough, re.DOTALL)
+    assert any(r"\mathrm{CE} = -\log p_\mathrm{true}" in formula for formula in tex)
+    assert any(r"\partial\,\mathrm{raw}_\mathrm{Setosa}" in formula for formula in tex)  # d CE / d raw
+    assert r"2\varepsilon" in (site / "gradient-checking" / "index.html").read_text()  # central differences
+    for name, page in pages(site).items():
+        assert 'class="arithmatex"' not in page, name  # no formula left for a script to typeset
+    assert (site / "assets" / "katex" / "katex.min.css").stat().st_size > 10_000
+    assert (site / "assets" / "katex" / "fonts" / "KaTeX_Main-Regular.woff2").stat().st_size > 10_000
+
+
+def test_the_site_loads_nothing_from_elsewhere(site: Path):
+    for name, page in pages(site).items():
+        assert "fonts.googleapis" not in page and "fonts.gstatic" not in page, name
+        external = re.findall(r'<(?:script|img|iframe)[^>]* src="(https?:)?//', page)
+        external += re.findall(r'<link[^>]* href="(https?:)?//[^"]*"[^>]*rel="stylesheet"', page)
+        external += re.findall(r'<link[^>]* rel="stylesheet"[^>]* href="(https?:)?//', page)
+        assert external == [], name
+
+
+def test_a_tex_error_fails_the_build_naming_the_page(tmp_path: Path):
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "index.md").write_text("# x\n\n$$\n\\frac{1}{\n$$\n")
+    config = (ROOT / "mkdocs.yml").read_text()
+    config = re.sub(r"\nnav:\n(  - .*\n)+", "\n", config)  # the project's settings but its pages
+    config = config.replace("  - docs/hooks.py", "  - " + str(ROOT / "docs" / "hooks.py"))
+    (tmp_path / "mkdocs.yml").write_text(config)
+    result = build_site(tmp_path, tmp_path / "site")
+    assert result.returncode != 0
+    assert "index.md: KaTeX could not typeset a formula" in result.stderr
+
+
 def test_first_graph_example_writes_the_drawing(tmp_path: Path):
     out = tmp_path / "graph.svg"
     subprocess.run([sys.executable, str(EXAMPLES / "first_graph.py"), str(out)], check=True, timeout=60)
