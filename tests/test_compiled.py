@@ -10,8 +10,12 @@ from hypothesis import given
 
 import tinygrad_iris as tg
 from tinygrad_iris import Value, cross_entropy, detect_anomaly, no_grad
+from tinygrad_iris.cli import main
 from tinygrad_iris.compiled import CHECK_ENV, ReplayMismatch
+from tinygrad_iris.iris import load_iris
+from tinygrad_iris.network import IrisNetwork
 from tinygrad_iris.testing import programs
+from tinygrad_iris.training import train
 
 
 def same_bits(a, b):
@@ -322,6 +326,37 @@ def test_the_checking_mode_names_the_op_whose_frozen_constant_differs():
     unchecked = tg.compile(centered)
     unchecked(np.array([1.0, 2.0]))
     assert unchecked(np.array([5.0, 2.0])).data != centered(Value(np.array([5.0, 2.0]))).data  # the limit
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_training_compiled_equals_training_eagerly(optimizer):
+    data = load_iris()
+    compiled, eager = IrisNetwork.random(3), IrisNetwork.random(3)
+    history = train(compiled, data.X, data.labels, 60, optimizer)
+    expected = train(eager, data.X, data.labels, 60, optimizer, compiled=False)
+    assert history.loss == expected.loss and history.accuracy == expected.accuracy
+    assert [p.data for p in compiled.parameters()] == [p.data for p in eager.parameters()]
+
+
+def test_the_train_command_says_it_runs_compiled(capsys):
+    assert main(["train", "--help"]) == 0
+    assert "compiled (tinygrad_iris.compile" in " ".join(capsys.readouterr().out.split())
+
+
+def test_a_tuple_result_gives_its_other_values_back_without_a_graph():
+    w = Value(np.array([[1.0, -2.0], [0.5, 1.0]]))
+
+    def loss_and_logits(x):
+        logits = x @ w
+        return (logits * logits).sum(), logits
+
+    f = tg.compile(loss_and_logits)
+    f(np.ones((3, 2)))
+    x = np.full((3, 2), 2.0)
+    loss, logits = f(x)
+    assert same_bits(logits.data, x @ w.data) and not logits.requires_grad
+    loss.backward()
+    assert same_bits(w.grad, x.T @ (2 * (x @ w.data)))
 
 
 def test_bad_functions_and_arguments_are_refused_clearly():

@@ -318,6 +318,11 @@ class Backprop(Command):
 @command("train", "train every weight and bias on all 150 flowers")
 class Train(Command):
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
+        parser.description = (
+            "Train every weight and bias on all 150 flowers, full batch. Each epoch's forward and "
+            "backward pass runs compiled (tinygrad_iris.compile: traced in the first epoch, then "
+            "replayed), which gives the eager engine's losses and parameters bit for bit."
+        )
         parser.add_argument(
             "--epochs",
             type=count_text,

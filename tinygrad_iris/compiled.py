@@ -44,6 +44,7 @@ environment when `compile` is called) runs ``fn`` eagerly beside every replay an
 from __future__ import annotations
 
 import builtins
+import functools
 import math
 import os
 import threading
@@ -417,10 +418,18 @@ def _emit_ce_forward(w: _Writer, op: _Op, ins: list[str], name: str) -> str:
         emit(f"    {flat} = {w.fixed_const(offsets)} + {targets}")
         emit(f"    {onehot_name}.fill(0)")
         emit(f"    {w.fixed_const(onehot.reshape(-1), 'view')}[{flat}] = 1")
-    emit(f"    np.maximum.reduce({ins[0]}, 1, None, {mx}, True)")
-    emit(f"    np.subtract({ins[0]}, {mx}, {sh})")
-    emit(f"    np.exp({sh}, {e})")
-    emit(f"    np.add.reduce({e}, 1, None, {tot}, True)")
+    if ins[0] in w.fixed and _columns_reduce_in_order(classes, x.dtype):
+        # a few classes: the row max and sum as a chain over the columns, which is how this NumPy's
+        # reductions of so short rows go (checked once per class count and dtype), in fewer steps
+        _emit_column_chain(w, "np.maximum", w.fixed[ins[0]], w.fixed[mx])
+        emit(f"    np.subtract({ins[0]}, {mx}, {sh})")
+        emit(f"    np.exp({sh}, {e})")
+        _emit_column_chain(w, "np.add", w.fixed[e], w.fixed[tot])
+    else:
+        emit(f"    np.maximum.reduce({ins[0]}, 1, None, {mx}, True)")
+        emit(f"    np.subtract({ins[0]}, {mx}, {sh})")
+        emit(f"    np.exp({sh}, {e})")
+        emit(f"    np.add.reduce({e}, 1, None, {tot}, True)")
     emit(f"    np.log({tot0}, {lg})")
     emit(f"    {shf}.take({flat}, None, {pick})")
     emit(f"    np.subtract({lg}, {pick}, {losses})")
@@ -428,6 +437,38 @@ def _emit_ce_forward(w: _Writer, op: _Op, ins: list[str], name: str) -> str:
     emit(f"    {name} = np.add.reduce({losses}){mean}")
     w.ce[name] = (e, tot, onehot_name)
     return name
+
+
+def _emit_column_chain(w: _Writer, ufunc: str, rows: np.ndarray, out: np.ndarray) -> None:
+    """``out[:, 0] = ufunc(...ufunc(rows[:, 0], rows[:, 1])..., rows[:, -1])``, on views made once."""
+    target = w.fixed_const(out[:, 0], "view")
+    first = w.fixed_const(rows[:, 0], "view")
+    for k in range(1, rows.shape[1]):
+        w.forward.append(f"    {ufunc}({first}, {w.fixed_const(rows[:, k], 'view')}, out={target})")
+        first = target
+
+
+@functools.cache
+def _columns_reduce_in_order(classes: int, dtype: np.dtype) -> bool:
+    """Whether NumPy's max and sum over rows of ``classes`` elements equal the chain from the first
+    column to the last, bit for bit (signed zeros, infinities and NaN included), on a probe."""
+    if not 2 <= classes <= 7:  # longer rows: NumPy sums pairwise and takes maxima in SIMD lanes
+        return False
+    rng = np.random.default_rng(0)
+    finite = [0.0, -0.0, 1.0, -1.0, 0.5, 3.0, 1e-300, 1e300]  # the sums are of exponentials: finite
+    probes = {
+        np.maximum: [rng.choice(np.array([*finite, np.inf, -np.inf, np.nan]), (512, classes))],
+        np.add: [rng.choice(np.array(finite), (512, classes)), rng.standard_normal((512, classes))],
+    }
+    with np.errstate(all="ignore"):
+        for ufunc, arrays in probes.items():
+            for probe in (a.astype(dtype) for a in arrays):
+                chain = probe[:, 0].copy()
+                for k in range(1, classes):
+                    ufunc(chain, probe[:, k], out=chain)
+                if chain.tobytes() != ufunc.reduce(probe, axis=1).tobytes():
+                    return False
+    return True
 
 
 def _emit_backward(w: _Writer, ops: list[_Op], out: Value, inputs: Sequence[Value],
@@ -632,6 +673,7 @@ class _Tape:
     output_grad: bool  # the output takes a gradient (backward is generated)
     fresh: tuple[bool, ...]  # per input: its gradient is a new array on every call
     leaf_params: bool  # every parameter is a leaf (none is a node of a graph made before the trace)
+    extras: int  # how many more Values fn returns after the first (given back without a graph)
     trace_seconds: float = 0.0
     eager_only: str = ""  # why this trace runs eagerly instead (its replay did not match)
     generation: int = 0
@@ -640,8 +682,10 @@ class _Tape:
         return frame[name] if name in frame else self.ns.get(name)
 
 
-def _generate(fn_name: str, ops: list[_Op], out: Value, leaves: list[Any], n_dynamic: int) -> _Tape:
-    """The tape of one trace: forward lines, a yield of the output, then the backward in a loop."""
+def _generate(fn_name: str, ops: list[_Op], out: Value, extras: Sequence[Value], leaves: list[Any],
+              n_dynamic: int) -> _Tape:
+    """The tape of one trace: forward lines, a yield of the output (and of the ``extras`` fn also
+    returned), then the backward in a loop."""
     w = _Writer(leaves)
     held: list[str] = []
     for i, op in enumerate(ops):
@@ -659,8 +703,12 @@ def _generate(fn_name: str, ops: list[_Op], out: Value, leaves: list[Any], n_dyn
         raise TypeError(f"compile: {fn_name} must return a Value computed by ops from its inputs")
     if not out.requires_grad:
         w.params.clear()  # nothing flows back: the result is a constant, as eagerly
+    results = [w.names[id(v)] if id(v) in w.names else w.source(v) for v in extras]
     lines = list(w.forward)
-    lines.append(f"    g = yield {root}.copy()" if _is_array(out.data) else f"    g = yield {root}")
+    copies = [  # buffers are reused: what the call returns is a copy
+        f"{name}.copy()" if _is_array(v.data) else name for name, v in zip([root, *results], [out, *extras])
+    ]
+    lines.append(f"    g = yield ({', '.join(copies)},)" if extras else f"    g = yield {copies[0]}")
     grad_names: dict[int, str] = {}
     fresh: list[bool] = []
     if out.requires_grad:
@@ -679,7 +727,7 @@ def _generate(fn_name: str, ops: list[_Op], out: Value, leaves: list[Any], n_dyn
     primitive = Primitive(f"compiled {fn_name}", _no_forward, _compiled_vjp,
                           derivatives=("the recorded backward",))
     return _Tape(w.ns.pop("replay"), tuple(w.params), slots, w.ns, text, w.buffer_bytes, primitive,
-                 out.requires_grad, tuple(fresh), not any(p._parents for p in w.params))
+                 out.requires_grad, tuple(fresh), not any(p._parents for p in w.params), len(extras))
 
 
 def _label(op: _Op) -> str:
@@ -715,7 +763,7 @@ class _Call:
         try:
             grads = self.replay.send(g)
         except Exception:  # e.g. a float division by zero, which eagerly gives NumPy's inf
-            out = self.compiled.fn(*self.args)
+            out = _first(self.compiled.fn(*self.args))
             return [v.data for v in grad(out, list(self.inputs), grad_outputs=g)]
         if self.eager is not None:
             out, ops = self.eager
@@ -770,7 +818,7 @@ def _result(data: Any, inputs: tuple[Value, ...], primitive: Primitive, call: _C
 class Compiled:
     """``fn`` traced once per kind of call, then replayed; see the module's docstring."""
 
-    def __init__(self, fn: Callable[..., Value], check: bool | None = None):
+    def __init__(self, fn: Callable[..., Any], check: bool | None = None):
         if not callable(fn):
             raise TypeError(f"compile: expected a function, got {type(fn).__name__}")
         self.fn = fn
@@ -792,7 +840,7 @@ class Compiled:
         """Bytes of the array buffers the traces hold (allocated once, reused by every call)."""
         return sum(t.buffer_bytes for t in self.tapes.values())
 
-    def __call__(self, *args: Any) -> Value:
+    def __call__(self, *args: Any) -> Any:
         key: list[Any] = [is_grad_enabled()]
         dynamic: list[Any] = []
         values: list[Value] = []
@@ -809,6 +857,8 @@ class Compiled:
         replay = tape.replay(*dynamic)
         try:
             data = next(replay)
+            if tape.extras:
+                data, *extras = data
         except _Retrace:
             del self.tapes[frozen]
             return self._trace(args, frozen)
@@ -819,28 +869,34 @@ class Compiled:
         call = _Call(self, tape, replay, args, inputs, leaves)
         if self.check:
             self._check_forward(call, tape, args, data)
-        return _result(data, inputs, tape.primitive, call)
+        result = _result(data, inputs, tape.primitive, call)
+        return (result, *map(engine.as_value, extras)) if tape.extras else result
 
-    def _trace(self, args: Sequence[Any], key: tuple[Any, ...]) -> Value:
+    def _trace(self, args: Sequence[Any], key: tuple[Any, ...]) -> Any:
         started = time.perf_counter()
         leaves: list[Any] = []
-        out, ops = _run_traced(self.fn, _for_tracing(args, leaves))
-        if not isinstance(out, Value):
-            raise TypeError(f"compile: {self.__name__} must return a Value, got {type(out).__name__}")
+        result, ops = _run_traced(self.fn, _for_tracing(args, leaves))
+        outs = result if type(result) is tuple and result else (result,)
+        if not all(isinstance(v, Value) for v in outs):
+            raise TypeError(
+                f"compile: {self.__name__} must return a Value (or a tuple of Values), got "
+                f"{type(result).__name__}"
+            )
         dynamic: list[Any] = []
         _flatten(args, [], dynamic, [])
-        tape = _generate(self.__name__, ops, out, leaves, len(dynamic))
+        tape = _generate(self.__name__, ops, outs[0], outs[1:], leaves, len(dynamic))
         self.tapes[key] = tape
-        self._verify(tape, dynamic, out, ops, _value_args(leaves))
+        self._verify(tape, dynamic, outs[0], ops, _value_args(leaves))
         tape.trace_seconds = time.perf_counter() - started
-        return out
+        return result
 
     def _verify(self, tape: _Tape, dynamic: list[Any], out: Value, ops: list[_Op],
                 values: list[Value]) -> None:
         """Replay once on the traced arguments and compare with the eager run, value by value."""
         replay = tape.replay(*dynamic)
         try:
-            problem = _compare_forward(tape, replay, next(replay), ops, out)
+            first = next(replay)
+            problem = _compare_forward(tape, replay, first[0] if tape.extras else first, ops, out)
             if problem is None and out.requires_grad:
                 seed = np.ones_like(out.data) if _is_array(out.data) else engine._ones(out.data)
                 grads = replay.send(seed)
@@ -855,7 +911,8 @@ class Compiled:
 
     def _check_forward(self, call: _Call, tape: _Tape, args: Sequence[Any], data: Any) -> None:
         """The checking mode: run ``fn`` eagerly on the same arguments; compare op by op."""
-        out, ops = _run_traced(self.fn, _for_tracing(args, []))
+        result, ops = _run_traced(self.fn, _for_tracing(args, []))
+        out = _first(result)
         for k in range(max(len(ops), len(tape.slots))):
             ran = ops[k].primitive.name if k < len(ops) else "nothing"
             traced = tape.slots[k].primitive.name if k < len(tape.slots) else "nothing"
@@ -868,6 +925,11 @@ class Compiled:
         if problem is not None:
             raise ReplayMismatch(f"compile check of {self.__name__}: {problem}")
         call.eager = (out, ops)
+
+
+def _first(result: Any) -> Value:
+    """fn's result to differentiate: itself, or the first of the tuple it returned."""
+    return result[0] if type(result) is tuple else result
 
 
 def _same_bits(a: Any, b: Any) -> bool:
@@ -908,7 +970,7 @@ def _compare_backward(tape: _Tape, replay: Any, ops: list[_Op], out: Value, inpu
     return None
 
 
-def compile(fn: Callable[..., Value] | None = None, *, check: bool | None = None) -> Any:
+def compile(fn: Callable[..., Any] | None = None, *, check: bool | None = None) -> Any:
     """``fn`` traced on its first call and replayed on later ones: `Compiled`. Also a decorator
     (``@compile`` or ``@compile(check=True)``). ``check``: run ``fn`` eagerly beside every replay and
     raise `ReplayMismatch` at the first difference (default: the ``TINYGRAD_IRIS_COMPILE_CHECK``

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from .arguments import count
+from .compiled import compile
 from .engine import Value, no_grad
 from .iris import IrisData
 from .network import IrisNetwork
@@ -60,19 +61,28 @@ def train(
     optimizer: str = "adam",
     lr: float | None = None,
     on_epoch: Callable[[int, float, float], None] | None = None,
+    compiled: bool = True,
 ) -> TrainingHistory:
     """Full-batch training of all 15 parameters on mean cross-entropy.
 
     ``optimizer`` is "adam" or "sgd" (momentum 0.9); ``lr`` defaults to `DEFAULT_LR`.
     ``on_epoch(epoch, loss, accuracy)`` is called after each epoch (for progress bars).
+    ``compiled``: the forward and backward pass run through `tinygrad_iris.compile` (traced in
+    the first epoch, replayed after), with the eager engine's results bit for bit; False runs
+    every epoch eagerly.
     """
     epochs = count("train: epochs", epochs)
     targets = np.asarray(labels)
     step = _make_optimizer(optimizer, net.parameters(), lr)
     history = TrainingHistory()
-    for epoch in range(epochs):
+
+    def loss_and_logits() -> tuple[Value, Value]:
         logits = net(X)
-        loss = cross_entropy(logits, targets)
+        return cross_entropy(logits, targets), logits
+
+    epoch_pass = compile(loss_and_logits) if compiled else loss_and_logits
+    for epoch in range(epochs):
+        loss, logits = epoch_pass()
         step.zero_grad()
         loss.backward()
         step.step()
