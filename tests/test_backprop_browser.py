@@ -252,6 +252,23 @@ def test_a_users_small_graph(browser: Browser, tmp_path: Path):
     opened.close()
 
 
+def test_an_array_gradient_fills_its_nodes_lines(browser: Browser, tmp_path: Path):
+    W = Value(np.array([[0.5, -1.0, 0.2], [1.5, 0.3, -0.7]]), name="W")
+    x = np.array([[0.04, 0.42], [1.00, 0.54]])
+    loss = ((x @ W).tanh() * 2.0).sum()
+    opened = Opened(browser, BackpropPage(record_backward(loss)).write(tmp_path / "arrays.html"))
+    opened.click("Next step", 4)
+    node = opened.page.locator('g.node[data-name="W"]')
+    lines = node.locator("text.grad, text.grad-more").all_text_contents()
+    grad = node.get_attribute("data-grad")
+    assert len(lines) == 2 and " ".join(lines) == f"grad {grad}"
+    assert grad.startswith("(2, 3) [[") and grad.endswith("]]")
+    for place in node.locator("text.grad, text.grad-more").all():  # inside the node's box
+        box, outline = place.bounding_box(), node.locator("path").first.bounding_box()
+        assert outline["x"] <= box["x"] and box["x"] + box["width"] <= outline["x"] + outline["width"]
+    opened.close()
+
+
 def test_the_notebook_display_works_in_its_frame(browser: Browser, tmp_path: Path):
     a, b = Value(-3.0, name="a"), Value(2.0, name="b")
     record = record_backward((a * b + b**3).relu())

@@ -29,11 +29,17 @@
   let done = 0; // steps done
   let timer = null;
 
+  // A gradient's lines go onto the node's grad lines (an array's preview may have several); its
+  // data-grad is the text on one line.
   function showGrad(k, text) {
+    const lines = text === "" ? [] : text.split("\n");
     for (const g of nodes.get(k) || []) {
-      g.dataset.grad = text;
-      const line = g.querySelector("text.grad");
-      if (line) line.textContent = text === "" ? "grad" : "grad " + text;
+      g.dataset.grad = lines.join(" ");
+      const places = Array.from(g.querySelectorAll("text.grad, text.grad-more"));
+      places.forEach((place, i) => {
+        const mine = i === places.length - 1 ? lines.slice(i).join(" ") : lines[i] || "";
+        place.textContent = i === 0 ? ("grad " + mine).trimEnd() : mine;
+      });
     }
   }
 

@@ -220,32 +220,38 @@ class BackpropPage:
         return re.sub(r' id="(graph0|clust\d+)"', "", svg)
 
     def _tag_node(self, value: Value, group: str) -> str:
-        """One node's ``<g>``: its numbers and name as data attributes, its grad line made live."""
-        shown = ""
-        if value is self.record.root:
-            shown = _grad_text(self.record.seed)
+        """One node's ``<g>``: its numbers and name as data attributes, its grad lines made live.
+
+        The drawing was laid out with the final gradients, so the box has room for them: their
+        first line (the label's last line starting "grad ") and an array preview's next lines are
+        emptied, centred, and filled in by the script as the gradient arrives.
+        """
+        lines = _grad_text(self.record.seed).split("\n") if value is self.record.root else []
         name = value.name or (value.primitive.describe(value.attrs) if value.primitive else "constant")
         head = (
             f'<g class="node" data-node="{self._index[value]}" data-name="{html.escape(name, quote=True)}" '
-            f'data-grad="{html.escape(shown, quote=True)}">\n<title>{html.escape(node_title(value))}</title>'
+            f'data-grad="{html.escape(" ".join(lines), quote=True)}">\n'
+            f"<title>{html.escape(node_title(value))}</title>"
         )
         body = group[group.index("</title>") + len("</title>"):]
-        texts = list(re.finditer(r'<text text-anchor="start" x="([\d.-]+)"([^>]*)>grad [^<]*</text>', body))
-        if texts:  # the grad line (the label's last), centred on the node; an array preview's next lines cut
-            line = texts[-1]
-            centre = _centre_x(body)
-            body = (
-                body[: line.start()]
-                + f'<text class="grad" text-anchor="middle" x="{centre:g}"{line.group(2)}>'
-                + f"{html.escape('grad ' + shown if shown else 'grad')}</text>"
-                + re.sub(r"<text[^>]*>[^<]*</text>\n?", "", body[line.end():])
-            )
-        return head + body
+        texts = list(re.finditer(r'<text text-anchor="start" x="[\d.-]+"([^>]*)>grad [^<]*</text>', body))
+        if not texts:  # a constant: no gradient
+            return head + body
+        first, centre = texts[-1], _centre_x(body)
+        rest = re.findall(r'<text text-anchor="start" x="[\d.-]+"([^>]*)>[^<]*</text>', body[first.end():])
+        shown = lines + [""] * (1 + len(rest) - len(lines))
+        kinds = ["grad", *["grad-more"] * len(rest)]
+        words = [("grad " + shown[0]).rstrip(), *shown[1:]]
+        live = [
+            f'<text class="{kind}" text-anchor="middle" x="{centre:g}"{attributes}>{html.escape(text)}</text>'
+            for kind, attributes, text in zip(kinds, [first.group(1), *rest], words)
+        ]
+        return head + body[: first.start()] + "\n".join(live) + "\n</g>"
 
 
 def _grad_text(grad: Any) -> str:
-    """A gradient as a node shows it (as the static drawing does), on one line."""
-    return " ".join(_format_data(grad).split())
+    """A gradient as its node shows it, line by line (as the static drawing does)."""
+    return "\n".join(line for line in _format_data(grad).split("\n") if line.strip())
 
 
 def _centre_x(body: str) -> float:
