@@ -33,9 +33,10 @@ from mkdocs.exceptions import PluginError
 from mkdocs.structure.files import File, Files
 
 import tinygrad_iris as ti
-from tinygrad_iris import article, article_graph, figures, network, steps, training
+from tinygrad_iris import article, article_graph, cli, figures, network, steps, training
 from tinygrad_iris.arguments import MAX_B3
 from tinygrad_iris.files import format_from_name
+from tinygrad_iris.iris import COLUMNS as data_columns
 from tinygrad_iris.network import IrisNetwork
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -258,6 +259,44 @@ def _diverging() -> dict[str, str]:
     return {"start": f"{start:g}", "swings": ", ".join(f"{b3:.4f}" for b3 in swings)}
 
 
+def _probabilities(net: IrisNetwork, X: Any) -> Any:
+    with ti.no_grad():
+        return ti.softmax(net(X), axis=1).data
+
+
+def _misclassified() -> Any:
+    """The rows of the 150 flowers that the trained network gets wrong."""
+    trained = _inputs().trained
+    return np.flatnonzero(trained.net.predict(trained.data.X) != np.asarray(trained.data.labels))
+
+
+def misclassified_table() -> str:
+    """The flowers the trained network gets wrong, with p(true species) before training (b3 = 0) and after."""
+    trained = _inputs().trained
+    data, labels = trained.data, np.asarray(trained.data.labels)
+    before, after = _probabilities(IrisNetwork(b3=0.0), data.X), _probabilities(trained.net, data.X)
+    rows = []
+    for i in _misclassified():
+        twins = [j for j in np.flatnonzero(np.all(data.X[i] == data.X, axis=1)) if labels[j] != labels[i]]
+        twin = ", ".join(f"{j + 1} ({data.species[labels[j]]})" for j in twins) or "none"
+        petal, sepal = (data.measurements[i, data_columns.index(c)] for c in ("petal_width", "sepal_width"))
+        p_true = f"{before[i, labels[i]]:.2f}", f"{after[i, labels[i]]:.2f}"
+        rows.append([str(i + 1), f"{petal:g}, {sepal:g}", data.species[labels[i]], *p_true, twin])
+    header = ["flower", "petal, sepal (cm)", "species", "p(true), b3 = 0", "p(true), trained"]
+    header.append("same widths as")
+    return _markdown_table(header, rows, "rrlrrl")
+
+
+def _training_start() -> tuple[float, float]:
+    data = _inputs().trained.data
+    return training.evaluate(IrisNetwork(), data.X, data.labels)
+
+
+def cli_commands() -> str:
+    """Every subcommand of `tinygrad-iris` with its one-line help, in `--help`'s order."""
+    return "\n".join(f"- `tinygrad-iris {name}`: {each.help}" for name, each in cli.COMMANDS.items())
+
+
 FIGURES: dict[str, Callable[[], bytes]] = {
     "figures/first-graph.svg": first_graph_svg,
     **{
@@ -276,12 +315,17 @@ SNIPPETS: dict[str, Callable[[], str]] = {
     "gradient_terms": gradient_terms,
     "row_one_path": row_one_path,
     "training_numbers": training_numbers,
+    "misclassified_table": misclassified_table,
+    "cli_commands": cli_commands,
     # numbers inside sentences
     "total_ce": lambda: f"{article.article_table().total_cross_entropy:.2f}",
     "b3_grad": lambda: f"{article.b3_gradient(network.ARTICLE_B3)[1]:.4f}",
     "b3_minimum": lambda: f"{article.b3_minimum().b3:.5f}",
     "ce_minimum": lambda: f"{article.b3_minimum().total_cross_entropy:.4f}",
     "descent_steps": lambda: str(article.DEFAULT_STEPS),
+    "training_start_ce": lambda: f"{_training_start()[0]:.4f}",
+    "training_start_correct": lambda: f"{round(_training_start()[1] * 150)} of 150",
+    "wrong_count": lambda: str(len(_misclassified())),
     # the curvature page
     "curvature_terms_start": lambda: curvature_terms(network.ARTICLE_B3),
     "curvature_terms_minimum": lambda: curvature_terms(_minimum().b3),

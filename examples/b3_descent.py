@@ -1,4 +1,4 @@
-"""The articles' backpropagation: gradient descent on the bias b3 alone, learning rate 1.
+"""The articles' backpropagation: gradient descent on the bias b3 alone, at rate 1.
 
 Each step builds the total cross entropy of the three flowers at the current b3, calls
 backward(), and moves b3 against its gradient, d(total CE)/d(b3) = sum over the rows of
@@ -12,7 +12,9 @@ import sys
 from tinygrad_iris.network import IrisNetwork
 
 
-def descend(b3: float = -2.0, lr: float = 1.0, steps: int = 10) -> list[tuple[int, float, float, float]]:
+def descend(
+    b3: float = -2.0, lr: float = 1.0, steps: int = 10
+) -> list[tuple[int, float, float, float]]:
     """(step, b3 before the step, total cross entropy, gradient) for each step."""
     history = []
     for step in range(steps):

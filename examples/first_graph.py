@@ -1,4 +1,4 @@
-"""Draw the graph of a small expression, with every path from `a` to the output highlighted.
+"""Draw the graph of a small expression, every path from `a` to the output highlighted.
 
 Run: python examples/first_graph.py [out.svg|out.png|out.pdf|out.dot]
 """
@@ -16,9 +16,11 @@ def first_graph() -> graphviz.Digraph:
     c = (a * b + b**3).relu() + a / b
     c.name = "c"
     c.backward()
-    return draw_graph(c, highlight=a)  # a Digraph: shows inline in Jupyter, .source is its DOT text
+    # a graphviz.Digraph: it shows inline in Jupyter, and .source is its DOT text
+    return draw_graph(c, highlight=a)
 
 
 if __name__ == "__main__":
-    path = render_graph(first_graph(), sys.argv[1] if len(sys.argv) > 1 else "first-graph.svg")
+    out = sys.argv[1] if len(sys.argv) > 1 else "first-graph.svg"
+    path = render_graph(first_graph(), out)
     print(f"wrote {path}")

@@ -15,13 +15,16 @@ from tinygrad_iris.optim import Adam
 from tinygrad_iris.training import accuracy
 
 
-def train_iris(epochs: int = 1000, lr: float = 0.05) -> tuple[IrisNetwork, float, float]:
-    """The trained network, its mean cross entropy and its accuracy on the 150 flowers."""
+def train_iris(
+    epochs: int = 1000, lr: float = 0.05
+) -> tuple[IrisNetwork, float, float]:
+    """The trained network, its mean cross entropy and accuracy on the 150 flowers."""
     data = load_iris()  # petal and sepal width scaled to [0, 1]; labels 0, 1, 2
     net = IrisNetwork()
     optimizer = Adam(net.parameters(), lr=lr)
     for _ in range(epochs):
-        loss = cross_entropy(net(data.X), data.labels)  # net(X): raw outputs, shape (150, 3)
+        # net(X): the raw outputs, shape (150, 3)
+        loss = cross_entropy(net(data.X), data.labels)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -33,6 +36,7 @@ def train_iris(epochs: int = 1000, lr: float = 0.05) -> tuple[IrisNetwork, float
 if __name__ == "__main__":
     epochs = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
     net, loss, correct = train_iris(epochs)
-    print(f"after {epochs} epochs of Adam: mean cross entropy {loss:.4f}, accuracy {correct:.1%}")
+    print(f"after {epochs} epochs of Adam: mean cross entropy {loss:.4f}, "
+          f"accuracy {correct:.1%}")
     for name, parameter in net.named_parameters():
         print(f"  {name:<20} {parameter.item():8.4f}")

@@ -254,10 +254,19 @@ def iris_inputs() -> tuple[list[tuple[float, float]], list[int]]:
     return list(zip(*scaled)), labels
 
 
+def hand_probabilities_on(
+    inputs: list[tuple[float, float]], labels: list[int], b3: float
+) -> tuple[float, int]:
+    """(mean cross entropy, flowers right) of the articles' network with this b3, by hand."""
+    probabilities = [hand_probabilities(petal, sepal, b3) for petal, sepal in inputs]
+    right = sum(p.index(max(p)) == label for p, label in zip(probabilities, labels))
+    return sum(-math.log(p[label]) for p, label in zip(probabilities, labels)) / len(labels), right
+
+
 def test_training_page_shows_the_numbers_and_the_figures(site: Path):
     page = (site / "training" / "index.html").read_text()
     assert "generated:" not in page
-    (numbers,) = tables(page)
+    numbers, wrong = tables(page)
     inputs, labels = iris_inputs()
     probabilities = [hand_probabilities(petal, sepal, 0.0) for petal, sepal in inputs]
     correct = sum(p.index(max(p)) == label for p, label in zip(probabilities, labels))
@@ -272,6 +281,16 @@ def test_training_page_shows_the_numbers_and_the_figures(site: Path):
     ]
     assert 0 < float(trained[2]) < 0.1  # FACTS: about 0.09
     assert trained[3] == "95.3% (143 of 150)"  # FACTS
+
+    # the flowers the trained network gets wrong are the ones the b3 = 0 baseline gets wrong, by hand
+    baseline_wrong = [i for i, p in enumerate(probabilities) if p.index(max(p)) != labels[i]]
+    assert [int(row[0]) - 1 for row in wrong[1:]] == baseline_wrong
+    assert [row[3] for row in wrong[1:]] == [f"{probabilities[i][labels[i]]:.2f}" for i in baseline_wrong]
+    twins = {row[0]: row[5] for row in wrong[1:]}
+    assert twins["69"] == "120 (Virginica)" and inputs[68] == inputs[119]  # FACTS: the same two widths
+    start = hand_probabilities_on(inputs, labels, -2.0)
+    text = html.unescape(re.sub(r"<[^>]+>", "", page))
+    assert f"mean cross entropy {start[0]:.4f}, {start[1]} of 150" in text
     for name in ("training", "hidden-surfaces", "raw-outputs", "decision-regions"):
         assert f'src="../figures/{name}.png"' in page
         assert (site / "figures" / f"{name}.png").read_bytes().startswith(b"\x89PNG")
@@ -282,6 +301,15 @@ def test_every_registered_figure_is_on_the_site(site: Path):
 
     for figure in FIGURES.values():
         assert (site / "figures" / figure.docs_file).stat().st_size > 1000, figure.name
+
+
+def test_the_cli_page_lists_every_subcommand_with_its_line(site: Path):
+    done = subprocess.run([sys.executable, "-m", "tinygrad_iris", "--help"], capture_output=True, text=True)
+    listed = re.findall(r"^    (\S+)", done.stdout.split("positional arguments:")[1], re.MULTILINE)
+    assert {"table", "optimize-b3", "train", "demo"} <= set(listed)
+    page = html.unescape(re.sub(r"<[^>]+>", "", (site / "files-and-cli" / "index.html").read_text()))
+    for name in listed:
+        assert re.search(rf"^tinygrad-iris {re.escape(name)}: \S", page, re.MULTILINE), name
 
 
 def test_the_how_to_shows_the_real_entries():
