@@ -22,7 +22,6 @@ from typing import Any
 import numpy as np
 
 import tinygrad_iris
-from tinygrad_iris import Value, cross_entropy, detect_anomaly
 
 from .peers import NOT_INSTALLED, optional, single_thread_jax, single_thread_torch
 from .results import seconds
@@ -121,20 +120,24 @@ class NumpyFloor(Stepper):
 
 
 class Ours(Stepper):
-    """The same step with tinygrad_iris: the data is a constant Value, the weights are leaves."""
+    """The same step with tinygrad_iris: the data is a constant Value, the weights are leaves.
 
-    def __init__(self, problem: Problem, anomaly: bool = False) -> None:
+    ``package`` is the engine to run: tinygrad_iris, or an older commit of it (`benchmarks.paired`).
+    """
+
+    def __init__(self, problem: Problem, anomaly: bool = False, package: Any = tinygrad_iris) -> None:
         super().__init__(problem)
-        self.x = Value(problem.x, requires_grad=False)
+        self.tg = package
+        self.x = package.Value(problem.x, requires_grad=False)
         self.targets = problem.targets
-        self.params = [Value(p, name=n) for p, n in zip(problem.params, PARAMETERS)]
+        self.params = [package.Value(p, name=n) for p, n in zip(problem.params, PARAMETERS)]
         self.anomaly = anomaly
 
     def _step(self) -> None:
         w1, b1, w2, b2 = self.params
         for p in self.params:
             p.grad = None
-        loss = cross_entropy((self.x @ w1 + b1).relu() @ w2 + b2, self.targets)
+        loss = self.tg.cross_entropy((self.x @ w1 + b1).relu() @ w2 + b2, self.targets)
         loss.backward()
         for p in self.params:
             p.data -= LEARNING_RATE * p.grad
@@ -142,7 +145,7 @@ class Ours(Stepper):
 
     def step(self) -> None:
         if self.anomaly:
-            with detect_anomaly():
+            with self.tg.detect_anomaly():
                 self._step()
         else:
             self._step()
@@ -164,7 +167,7 @@ class OursCompiled(Ours):
         targets = problem.targets
         self.data = problem.x
         self.compiled = tinygrad_iris.compile(
-            lambda x: cross_entropy((x @ w1 + b1).relu() @ w2 + b2, targets)
+            lambda x: tinygrad_iris.cross_entropy((x @ w1 + b1).relu() @ w2 + b2, targets)
         )
 
     def step(self) -> None:

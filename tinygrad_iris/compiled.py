@@ -568,7 +568,7 @@ def _emit_vjp(w: _Writer, op: _Op, g: str, g_c: bool, o: str, ins: list[str], al
         lines.append(f"    np.divide({e}, {tot}, {buf})")  # softmax, as _ce_forward computes it
         lines.append(f"    np.subtract({buf}, {onehot}, {buf})")
         lines.append(f"    np.multiply({buf}, {weight}, {buf})")
-        return [(buf, True, False, True)]  # the engine's is probs.copy(): C-ordered
+        return [(buf, True, False, True)]  # the engine's is dlogits * weight: C-ordered
     if _is_array(data) and attrs is None and kind in ("+", "-", "*", "relu", "neg", "exp"):
         return [_array_part(w, op, k, g, g_c, o, ins, in_data, alone[k], lines) if need else None
                 for k, need in enumerate(needs)]
@@ -631,8 +631,8 @@ def _transposed(w: _Writer, name: str, lines: list[str]) -> str:
 def _generic_part(w: _Writer, op: _Op, k: int, g: str, o: str, ins: list[str], lines: list[str]) -> Part:
     """Input ``k``'s gradient part as the engine computes it: the primitive's own VJP on the data."""
     p, attrs = op.primitive, dict(op.attrs or {})
-    if p is CROSS_ENTROPY:  # its probabilities and targets come from this call, not the trace
-        attrs.pop("probs", None)
+    if p is CROSS_ENTROPY:  # its saved gradient and targets come from this call, not the trace
+        attrs.pop("dlogits", None)
         attrs.pop("targets")
         targets = w.ce[o][2]
         vjp = w.const(lambda g_, o_, x_, t_, _f=p.vjp, _a=attrs: _f(g_, o_, x_, **_a, targets=t_))
@@ -811,7 +811,7 @@ def _result(data: Any, inputs: tuple[Value, ...], primitive: Primitive, call: _C
     out._parents = inputs
     out._primitive = primitive if inputs else None
     out._attrs = {"call": call} if inputs else None
-    out._vjp = None
+    out._vjp = primitive._plain_vjp if inputs else None  # as engine._record sets it: what backward calls
     return out
 
 

@@ -251,7 +251,9 @@ class Primitive:
     (constants are wrapped), and `Primitive.apply` computes plain data when none is.
     """
 
-    __slots__ = ("_plain_vjp", "_vjp", "derivatives", "domain", "forward", "label", "name", "syntax")
+    __slots__ = (
+        "_by_needs", "_plain_vjp", "_vjp", "derivatives", "domain", "forward", "label", "name", "syntax"
+    )
 
     def __init__(
         self,
@@ -287,7 +289,19 @@ class Primitive:
     @vjp.setter
     def vjp(self, vjp: Any) -> None:
         self._vjp = vjp
-        self._plain_vjp = None if type(vjp) is tuple else vjp  # what the backward loop calls inline
+        self._plain_vjp = None if type(vjp) is tuple else vjp  # what a node's backward calls
+        self._by_needs: dict[int, Callable[..., Sequence[Any]]] = {}
+
+    def _vjp_for(self, inputs: tuple[Value, ...]) -> Callable[..., Any]:
+        """A tuple of per-input VJPs as one VJP that runs only those of the inputs needing a
+        gradient: chosen when the node is recorded, made once per pattern of needs."""
+        needs = 0  # the pattern as the bits of an int: cheaper to make than a tuple
+        for x in inputs:
+            needs = 2 * needs + x.requires_grad
+        vjp = self._by_needs.get(needs)
+        if vjp is None:
+            vjp = self._by_needs[needs] = _per_input(self._vjp, [x.requires_grad for x in inputs])
+        return vjp
 
     def describe(self, attrs: dict[str, Any] | None) -> str:
         """The label of a node made by this op with these attributes (e.g. ``**2``, ``sum(axis=0)``)."""
@@ -315,6 +329,24 @@ class Primitive:
         return self.forward(*inputs, **attrs)
 
 
+def _per_input(vjps: tuple[Callable[..., Any], ...], needs: list[bool]) -> Callable[..., Sequence[Any]]:
+    chosen = [f if need else None for f, need in zip(vjps, needs)]
+    if len(chosen) == 2:  # a binary op (matmul): no loop, no packing of the inputs
+        first, second = chosen
+        if first is None and second is not None:
+            return lambda g, out, a, b, **attrs: (None, second(g, out, a, b, **attrs))
+        if second is None and first is not None:
+            return lambda g, out, a, b, **attrs: (first(g, out, a, b, **attrs), None)
+
+    def vjp(g: Any, out: Any, *inputs: Any, **attrs: Any) -> list[Any]:
+        grads = []  # a loop, not a comprehension: no frame of its own (Python 3.11)
+        for f in chosen:
+            grads.append(None if f is None else f(g, out, *inputs, **attrs))
+        return grads
+
+    return vjp
+
+
 def _scalar(data: Data) -> Data:
     """0-d arrays are held as NumPy scalars, like every other scalar."""
     return data[()] if type(data) is np.ndarray and data.ndim == 0 else data
@@ -336,7 +368,7 @@ def _record(
                 out._parents = parents
                 out._primitive = primitive
                 out._attrs = attrs
-                out._vjp = primitive._plain_vjp if attrs is None else None
+                out._vjp = primitive._plain_vjp or primitive._vjp_for(parents)
                 if not plain:  # recording with anomaly mode on
                     _anomaly_check_forward(out, parents)
                 return out
@@ -1129,15 +1161,19 @@ def _backprop(order: list[Value], create_graph: bool, on_step: StepHook | None) 
     for node in reversed(order):
         g = node._grad
         parents = node._parents
-        vjp = node._vjp
+        vjp: Any = node._vjp
         try:
-            # inline, the common case: first order, no attributes, one VJP for one or two inputs
-            if vjp is None or create_graph:
-                grads = _vjp(node, g, create_graph)
-            elif len(parents) == 2:
+            # inline, the common cases: first order, two inputs and no attributes, or one input
+            attrs = node._attrs
+            if create_graph:
+                grads = _vjp(node, g, True)
+            elif len(parents) == 2 and attrs is None:
                 grads = vjp(g, node.data, parents[0].data, parents[1].data)
             elif len(parents) == 1:
-                grads = vjp(g, node.data, parents[0].data)
+                if attrs is None:
+                    grads = vjp(g, node.data, parents[0].data)
+                else:
+                    grads = vjp(g, node.data, parents[0].data, **attrs)
             else:
                 grads = _vjp(node, g, False)
         except ZeroDivisionError:  # a plain-float zero divisor: NumPy semantics instead
@@ -1164,23 +1200,14 @@ def _backprop(order: list[Value], create_graph: bool, on_step: StepHook | None) 
 
 
 def _vjp(node: Value, g: Any, create_graph: bool) -> Sequence[Any]:
-    """``node``'s VJP in general: attributes, per-input VJPs, any number of inputs, or on Values
-    (then each gradient is a node, summed back to its input's shape where it was broadcast)."""
+    """``node``'s VJP in general: any number of inputs, on data, or on Values (then each gradient
+    is a node, summed back to its input's shape where it was broadcast)."""
     parents = node._parents
-    vjp: Any = node._primitive.vjp  # type: ignore[union-attr]
+    vjp: Any = node._vjp
     attrs = node._attrs or _NO_ATTRS
-    out: Any = node
-    args: Any = parents
-    if not create_graph:
-        out = node.data
-        args = (parents[0].data,) if len(parents) == 1 else tuple(map(_get_data, parents))
-    if type(vjp) is not tuple:
-        grads = vjp(g, out, *args, **attrs)
-        return _gradient_nodes(grads, parents) if create_graph else grads
-    grads = []  # one VJP per input: only for the inputs that need it
-    for f, parent in zip(vjp, parents):
-        grads.append(f(g, out, *args, **attrs) if parent.requires_grad else None)
-    return _gradient_nodes(grads, parents) if create_graph else grads
+    if create_graph:
+        return _gradient_nodes(vjp(g, node, *parents, **attrs), parents)
+    return vjp(g, node.data, *map(_get_data, parents), **attrs)
 
 
 _get_data = operator.attrgetter("data")

@@ -109,7 +109,8 @@ def _out_of_range(flat: np.ndarray, classes: int, op: str) -> ValueError:
     )
 
 
-def _rows_and_targets(x: Value, targets: object, reduction: str, op: str) -> tuple[np.ndarray, np.ndarray]:
+def _targets(x: Value, targets: object, reduction: str, op: str) -> np.ndarray:
+    """The arguments of a loss checked; the targets as intp, one per row of ``x``."""
     if not isinstance(x, Value):
         raise TypeError(f"{op}: expected a Value of logits, got {type(x).__name__}")
     if reduction not in _REDUCTIONS:
@@ -117,9 +118,7 @@ def _rows_and_targets(x: Value, targets: object, reduction: str, op: str) -> tup
     shape = _shape(x.data)
     if len(shape) not in (1, 2):
         raise ValueError(f"{op}: expected logits of shape (classes,) or (rows, classes), got {shape}")
-    rows = 1 if len(shape) == 1 else shape[0]
-    t = _class_targets(targets, rows, shape[-1], op)
-    return np.arange(rows), t
+    return _class_targets(targets, 1 if len(shape) == 1 else shape[0], shape[-1], op)
 
 
 def _reduce(losses: Value, reduction: str) -> Value:
@@ -128,8 +127,8 @@ def _reduce(losses: Value, reduction: str) -> Value:
 
 def nll_loss(log_probs: Value, targets: object, reduction: str = "mean") -> Value:
     """Negative log-likelihood: -log_probs[row, target[row]], reduced by ``reduction``."""
-    rows, t = _rows_and_targets(log_probs, targets, reduction, "nll_loss")
-    picked = log_probs[t[0]] if log_probs.ndim == 1 else log_probs[rows, t]
+    t = _targets(log_probs, targets, reduction, "nll_loss")
+    picked = log_probs[t[0]] if log_probs.ndim == 1 else log_probs[np.arange(len(t)), t]
     return _reduce(-picked, reduction)
 
 
@@ -138,18 +137,21 @@ def _ce_rows(x: np.ndarray) -> np.ndarray:
 
 
 def _ce_forward(x: np.ndarray, targets: np.ndarray, reduction: str) -> tuple[Any, np.ndarray]:
-    """The loss (reduced) and the softmax probabilities (shaped like x), which its backward needs."""
+    """The loss (reduced), and softmax(x) - onehot(targets) shaped like x: d loss_r / d x_r, which
+    the first-order backward only has to scale (as a hand-written backward would)."""
     rows = _ce_rows(x)
     shifted = rows - rows.max(axis=1, keepdims=True)
     e = np.exp(shifted)
     total = e.sum(axis=1, keepdims=True)
-    losses = np.log(total[:, 0]) - shifted[np.arange(len(rows)), targets]
+    picked = (np.arange(len(rows)), targets)
+    losses = np.log(total[:, 0]) - shifted[picked]
     if reduction == "none":
         data: Any = losses if x.ndim == 2 else losses[0]
     else:
         data = losses.sum() / len(rows) if reduction == "mean" else losses.sum()
-    probs = e / total
-    return data, probs if x.ndim == 2 else probs[0]
+    dlogits = e / total
+    dlogits[picked] -= 1
+    return data, dlogits if x.ndim == 2 else dlogits[0]
 
 
 def _row_weights(g: Any, reduction: str, rows: int, ndim: int) -> Any:
@@ -166,8 +168,8 @@ def _onehot(shape: tuple[int, ...], targets: np.ndarray) -> np.ndarray:
 
 
 # cross-entropy's gradient: (softmax(x) - onehot(t)) weighted by each row's upstream gradient
-def _ce_grad(x: Any, g: Any, targets: np.ndarray, reduction: str, probs: Any = None) -> Any:
-    grad = _softmax_data(x) if probs is None else probs.copy()
+def _ce_grad(x: Any, g: Any, targets: np.ndarray, reduction: str) -> Any:
+    grad = _softmax_data(x)
     _ce_rows(grad)[np.arange(len(targets)), targets] -= 1
     grad *= _row_weights(g, reduction, len(targets), grad.ndim)
     return grad
@@ -180,8 +182,7 @@ def _softmax_data(x: np.ndarray) -> np.ndarray:
 
 # its VJP, for second and higher derivatives: with p = softmax(x), w the row weights, G upstream,
 #   d/dx = w * p * (G - <G, p>),   d/dg = <G, p - onehot> (per row, or summed and scaled as the loss)
-def _ce_grad_vjp(G: Any, out: Any, x: Any, g: Any, targets: np.ndarray, reduction: str,
-                 probs: Any = None) -> tuple[Any, Any]:
+def _ce_grad_vjp(G: Any, out: Any, x: Any, g: Any, targets: np.ndarray, reduction: str) -> tuple[Any, Any]:
     p = softmax(x) if isinstance(x, Value) else _softmax_data(x)
     w = _row_weights(g, reduction, len(targets), len(_shape_of(x)))
     dx = w * p * (G - (G * p).sum(axis=-1, keepdims=True))
@@ -195,15 +196,19 @@ CE_GRAD = _define("cross_entropy_grad", _ce_grad, _ce_grad_vjp, derivatives=("w 
 
 
 # fused cross-entropy: loss = logsumexp(x) - x[t]     d/dx = softmax(x) - onehot(t)
+# ``dlogits`` is that gradient, saved by `cross_entropy`'s forward (absent when the fuzzer applies
+# the primitive itself): the first-order backward scales it, the recorded one differentiates CE_GRAD.
 def _cross_entropy_vjp(g: Any, out: Any, x: Any, targets: np.ndarray, reduction: str,
-                       probs: Any = None) -> tuple[Any]:
+                       dlogits: Any = None) -> tuple[Any]:
     if isinstance(x, Value):  # recording the backward: the gradient is a node, differentiable again
         return (CE_GRAD(x, g, targets=targets, reduction=reduction),)
-    return (_ce_grad(x, g, targets, reduction, probs),)
+    if dlogits is None:
+        return (_ce_grad(x, g, targets, reduction),)
+    return (dlogits * _row_weights(g, reduction, len(targets), dlogits.ndim),)
 
 
 CROSS_ENTROPY = _define(
-    "cross_entropy", lambda x, targets, reduction, probs=None: _ce_forward(x, targets, reduction)[0],
+    "cross_entropy", lambda x, targets, reduction, dlogits=None: _ce_forward(x, targets, reduction)[0],
     _cross_entropy_vjp, derivatives=("softmax(a) - onehot(t)",), domain="cross_entropy",
     syntax="cross_entropy({0}, {targets}, reduction={reduction})",
 )
@@ -216,6 +221,6 @@ def cross_entropy(logits: Value, targets: object, reduction: str = "mean") -> Va
     One fused node: same values and gradients as ``nll_loss(log_softmax(logits), targets)``,
     and differentiable again (its gradient is the op ``cross_entropy_grad``).
     """
-    _, t = _rows_and_targets(logits, targets, reduction, "cross_entropy")
-    data, probs = _ce_forward(logits.data, t, reduction)
-    return CROSS_ENTROPY.record(data, (logits,), targets=t, reduction=reduction, probs=probs)
+    t = _targets(logits, targets, reduction, "cross_entropy")
+    data, dlogits = _ce_forward(logits.data, t, reduction)
+    return CROSS_ENTROPY.record(data, (logits,), targets=t, reduction=reduction, dlogits=dlogits)
