@@ -14,7 +14,7 @@ import shutil
 from collections.abc import Sequence
 from typing import Any
 
-from .results import COLUMNS, cells, write_atomically
+from .results import cells, write_atomically
 
 ASSETS = "assets"
 JSON_NAME, PLOT_NAME = "bench.json", "bench_scaling.png"
@@ -59,9 +59,46 @@ EXPLANATION = """\
   (built once, untimed): the walk, b3's highlighted paths, the row and stage clusters, the
   escaped labels and the DOT text, without running Graphviz's `dot`. The floor writes the same
   nodes and edges with bare labels through the graphviz package. No target is set for it.
+- **compiled** is the same step through `tinygrad_iris.compile` (below): traced on its first
+  call (before timing), replayed on every timed one; the data is its argument. Its note gives
+  the trace's one-off cost (tracing, generating and verifying the tape) and the memory its
+  buffers hold for as long as the compiled function lives. Its loss and gradients are checked
+  like every contender's, and `tests/test_compiled.py` checks them bit for bit. **JAX jit**
+  is the same step (loss, gradients and update) under one `jax.jit`, float64, on the CPU with
+  XLA's thread pool off: the peer that also traces once and replays.
 - **detect_anomaly on** is the engine inside `detect_anomaly()`. When it is off, it leaves
   one test of a local flag in `record()` (the switch that also serves `no_grad()`) and one
   per node in `backward()`; the scalar MLP row reports what those tests cost per op.
+
+## Trace and replay: `tinygrad_iris.compile`
+
+`compiled = tinygrad_iris.compile(fn)` runs `fn` eagerly on its first call while the engine's
+one record function reports every op, then writes those ops out as one Python function, the
+*tape*: a line per op, in order, calling NumPy with preallocated output buffers (plain float
+arithmetic for scalar graphs), then the recorded backward pass in the order `backward()` takes
+it, with the same VJP arithmetic. Later calls run the tape on the new arguments: no nodes, no
+per-op dispatch, no memory allocated for arrays that have a buffer.
+
+```
+ first call: trace                 later calls: replay the tape
+ fn runs eagerly, each op reported   np.matmul(a0, p0, buf1)       x @ W  (p0: W.data)
+   x @ W          -> op 0            np.add(buf1, p1, buf2)        + b
+   + b            -> op 1            ...cross-entropy into buffers...
+   cross_entropy  -> op 2            g = yield loss        <- loss.backward() resumes
+ the ops become the tape's lines     np.divide(e, total, buf3)     softmax
+ (its first replay is compared       np.subtract(buf3, onehot, buf3)
+  with the eager run, op by op)      np.multiply(buf3, g / rows, buf3)
+                                     gb = np.add.reduce(buf3, 0)
+                                     gW = np.matmul(a0.T, buf3)
+                                     yield gW, gb          -> added to W.grad, b.grad
+```
+
+TAPE_EXAMPLE
+
+Python in `fn` runs only while tracing: control flow on values and NumPy on `.data` are frozen
+(the checking mode, `compile(fn, check=True)` or `TINYGRAD_IRIS_COMPILE_CHECK=1`, runs `fn`
+eagerly beside each replay and names the first op that differs). New shapes, dtypes, layouts
+or kinds of argument trace again.
 
 ## Where the time goes, and what is left
 
@@ -82,15 +119,65 @@ EXPLANATION = """\
   where each step runs in a fresh process of its own (not interleaved, so noisier). In the
   benchmark process the other contenders' memory keeps the heap from shrinking. Raising
   glibc's thresholds (`MALLOC_TRIM_THRESHOLD_=268435456 MALLOC_MMAP_THRESHOLD_=33554432` in
-  the environment, as the last of those notes does) removes the faults; a buffer pool reused
-  across steps would remove them inside the engine.
+  the environment, as the last of those notes does) removes the faults; the compiled step,
+  whose arrays live in buffers allocated once, has none to fault in.
+- Compiled: the tape makes the same NumPy calls as the hand-written floor, so what it saves is
+  the floor's Python around them: a new array per operation (the buffers), the method wrappers
+  of `.max()` and `.sum()` (the tape calls `np.maximum.reduce` and `np.add.reduce` itself),
+  and, for a few classes, the row reductions of the cross-entropy, which it takes as a chain
+  over the columns where this NumPy's reduction of so short rows adds in that order (checked
+  on a probe). What remains on top of the NumPy calls is one Python line each, the checks that
+  the parameters kept their shapes, and one `Value` for the result. On scalar graphs the tape
+  is plain float arithmetic, one line per op and per gradient: no node, no method call.
 """
+
+
+def tape_example() -> str:
+    """The tape `compile` generates for a small loss, as the page shows it (generated, not copied)."""
+    import numpy as np
+
+    import tinygrad_iris
+
+    W = tinygrad_iris.Value(np.array([[0.5, -1.0, 0.2], [1.5, 0.3, -0.7]]), name="W")
+    b = tinygrad_iris.Value(np.array([0.1, 0.0, -0.1]), name="b")
+    targets = np.array([0, 2, 1, 0])
+    compiled = tinygrad_iris.compile(lambda x: tinygrad_iris.cross_entropy(x @ W + b, targets))
+    compiled(np.linspace(0.0, 1.0, 8).reshape(4, 2))
+    (tape,) = compiled.tapes.values()
+    return (
+        "The tape of `cross_entropy(x @ W + b, targets)` with `targets` closed over, as `compile`\n"
+        "generates it for a batch of 4 rows (`a0` is the argument `x`; `p0`, `p1` the data of `W`\n"
+        "and `b`, read on every call and checked; `buf`, `view` and `c` are buffers, views of them\n"
+        "and constants made once; `g` is the upstream gradient that `backward()` sends in):\n\n"
+        f"```python\n{tape.source}```"
+    )
+
+
+def tables(rows: Sequence[dict[str, Any]]) -> str:
+    """One narrow table per workload (contender, median, x floor, target met), each row's spread,
+    target and note listed under it, so that the page fits the docs' text width."""
+    sections: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        sections.setdefault(row["workload"].split(" (n=")[0], []).append(row)
+    text = []
+    for workload, mine in sections.items():
+        lines = [f"### {workload}", "", "| contender | median | x floor | target |", "|---|---|---|---|"]
+        notes = []
+        for row in mine:
+            _, name, median, spread, ratio, target, note = cells(row)
+            if row["workload"] != workload:  # the chain's sizes: one section, n in the contender
+                name = f"{name}, {row['workload'][len(workload):].strip(' ()')}"
+            verdict = target.rsplit(", ", 1)[-1] if target else ""
+            lines.append(f"| {name} | {median} | {ratio} | {verdict} |")
+            parts = (f"spread {spread}" if spread != "-" else "", target, note)
+            details = "; ".join(part for part in parts if part)
+            notes.append(f"- {name}: {details}")
+        text.append("\n".join([*lines, "", *notes]))
+    return "\n\n".join(text)
 
 
 def markdown(record: dict[str, Any], plot: str) -> str:
     """The Performance page for one recorded run; ``plot`` is the image path relative to the page."""
-    header = "| " + " | ".join(COLUMNS) + " |\n|" + "---|" * len(COLUMNS)
-    lines = ["| " + " | ".join(c.replace("|", "/") for c in cells(r)) + " |" for r in record["rows"]]
     versions = ", ".join(f"{k} {v}" for k, v in record["versions"].items())
     m, load = record["machine"], record["load_average_1min"]
     blas = "; ".join(
@@ -117,12 +204,14 @@ This page is generated by `python -m benchmarks.report` from a recorded run
 - BLAS: {blas}; `OPENBLAS_CORETYPE={m["OPENBLAS_CORETYPE"]}`, `OPENBLAS_L2_SIZE={m["OPENBLAS_L2_SIZE"]}`
 - versions: {versions}
 
-{header}
-{chr(10).join(lines)}
+Each workload's table lists the contenders; under it, each one's spread (interquartile range),
+its target in full, and its note.
+
+{tables(record["rows"])}
 
 ![chain backward time and memory per node against graph size]({plot})
 
-{EXPLANATION}
+{EXPLANATION.replace("TAPE_EXAMPLE", tape_example())}
 ## The environment
 
 Some machines set `OPENBLAS_CORETYPE` (and `OPENBLAS_L2_SIZE`) because older OpenBLAS builds

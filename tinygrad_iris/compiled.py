@@ -311,9 +311,10 @@ class _Writer:
 def _data_check(w: _Writer, name: str, data: Any) -> str:
     """A line that raises `_Retrace` when a parameter's data is no longer what the trace saw."""
     if _is_array(data):
-        return (f"    if {name}.__class__ is not np.ndarray or {name}.shape != {data.shape!r} "
-                f"or {name}.strides != {data.strides!r} or {name}.dtype is not {w.const(data.dtype)}: "
-                "raise _Retrace")
+        dtype = w.const(data.dtype)
+        return (f"    if ({name}.__class__ is not np.ndarray or {name}.shape != {data.shape!r}\n"
+                f"            or {name}.strides != {data.strides!r} or {name}.dtype is not {dtype}):\n"
+                "        raise _Retrace")
     return f"    if {name}.__class__ is not {w.const(type(data))}: raise _Retrace"
 
 
@@ -816,7 +817,11 @@ def _result(data: Any, inputs: tuple[Value, ...], primitive: Primitive, call: _C
 
 
 class Compiled:
-    """``fn`` traced once per kind of call, then replayed; see the module's docstring."""
+    """``fn`` traced once per kind of call, then replayed (what `compile` returns).
+
+    ``tapes`` holds one trace per cache key (grad mode; the arguments' structure, kinds, shapes,
+    dtypes and layouts). ``check``: the checking mode is on.
+    """
 
     def __init__(self, fn: Callable[..., Any], check: bool | None = None):
         if not callable(fn):
@@ -841,6 +846,12 @@ class Compiled:
         return sum(t.buffer_bytes for t in self.tapes.values())
 
     def __call__(self, *args: Any) -> Any:
+        """``fn(*args)``: traced when no trace fits these arguments (run eagerly, its result
+        returned as it is), else replayed: one `Value` on the parameters and the Value arguments
+        that require a gradient (or, when ``fn`` returns a tuple, that Value and the tuple's
+        other values, as constants). Floats and float arrays are data; integer arrays are data
+        where an op uses them unchanged (targets, indices); ints, bools, strings and None are
+        part of the cache key."""
         key: list[Any] = [is_grad_enabled()]
         dynamic: list[Any] = []
         values: list[Value] = []
