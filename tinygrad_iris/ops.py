@@ -136,11 +136,24 @@ def _ce_rows(x: np.ndarray) -> np.ndarray:
     return x.reshape(1, -1) if x.ndim == 1 else x
 
 
+def _row_max(rows: np.ndarray) -> np.ndarray:
+    """Each row's maximum, as a column. NumPy reduces along short rows slowly (~30 ns a row, 6 us for
+    the iris batch's 150 x 3); with many more rows than columns, a chain of elementwise maxima over
+    the columns (~0.5 us a column) is several times faster, and max is exact: the same values."""
+    count, classes = rows.shape
+    if classes < 2 or count <= 16 * (classes - 1):
+        return rows.max(axis=1, keepdims=True)
+    top = rows[:, 0]
+    for j in range(1, classes):
+        top = np.maximum(top, rows[:, j])
+    return top[:, None]
+
+
 def _ce_forward(x: np.ndarray, targets: np.ndarray, reduction: str) -> tuple[Any, np.ndarray]:
     """The loss (reduced), and softmax(x) - onehot(targets) shaped like x: d loss_r / d x_r, which
     the first-order backward only has to scale (as a hand-written backward would)."""
     rows = _ce_rows(x)
-    shifted = rows - rows.max(axis=1, keepdims=True)
+    shifted = rows - _row_max(rows)
     e = np.exp(shifted)
     total = e.sum(axis=1, keepdims=True)
     picked = (np.arange(len(rows)), targets)
