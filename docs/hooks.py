@@ -318,7 +318,6 @@ SNIPPETS: dict[str, Callable[[], str]] = {
     "misclassified_table": misclassified_table,
     "cli_commands": cli_commands,
     # numbers inside sentences
-    "total_ce": lambda: f"{article.article_table().total_cross_entropy:.2f}",
     "b3_grad": lambda: f"{article.b3_gradient(network.ARTICLE_B3)[1]:.4f}",
     "b3_minimum": lambda: f"{article.b3_minimum().b3:.5f}",
     "ce_minimum": lambda: f"{article.b3_minimum().total_cross_entropy:.4f}",

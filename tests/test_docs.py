@@ -65,6 +65,14 @@ def test_mkdocs_build_strict_succeeds_with_generated_figures_and_numbers(site: P
         assert f'id="tinygrad_iris.{name}"' in api
 
 
+def test_every_snippet_the_hooks_define_is_placed_on_a_page():
+    """No dead snippets: each name in docs/hooks.py's SNIPPETS is in some page's placeholder."""
+    hooks = runpy.run_path(str(ROOT / "docs" / "hooks.py"))  # as mkdocs loads it
+    placed = {name for page in (ROOT / "docs").glob("*.md")
+              for name in hooks["PLACEHOLDER"].findall(page.read_text())}
+    assert set(hooks["SNIPPETS"]) - placed == set()
+
+
 def test_an_unknown_generated_snippet_fails_the_build(tmp_path: Path):
     docs = tmp_path / "docs"
     docs.mkdir()
