@@ -129,6 +129,26 @@ def test_a_tex_error_fails_the_build_naming_the_page(tmp_path: Path):
     assert "index.md: KaTeX could not typeset a formula" in result.stderr
 
 
+def test_every_public_name_on_the_api_page_has_a_docstring():
+    import griffe
+
+    modules = re.findall(r"^::: (\S+)", (ROOT / "docs" / "api.md").read_text(), re.MULTILINE)
+    bare = []
+
+    def walk(obj: griffe.Object) -> None:
+        for name, member in obj.members.items():
+            if name.startswith("_") or member.is_alias:
+                continue
+            if not member.docstring:
+                bare.append(member.path)
+            if member.is_class:
+                walk(member)
+
+    for module in modules:
+        walk(griffe.load(module, search_paths=[str(ROOT)]))
+    assert len(modules) >= 10 and bare == []
+
+
 def test_first_graph_example_writes_the_drawing(tmp_path: Path):
     out = tmp_path / "graph.svg"
     subprocess.run([sys.executable, str(EXAMPLES / "first_graph.py"), str(out)], check=True, timeout=60)

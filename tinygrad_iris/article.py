@@ -35,28 +35,45 @@ __all__ = [
     "optimize_b3",
 ]
 
-B3_CURVE = np.linspace(-6.0, 4.0, 200)  # the b3 values of the articles' pink curve
+B3_CURVE = np.linspace(-6.0, 4.0, 200)
+"""The b3 values of the articles' pink curve."""
 B3_CURVE.setflags(write=False)
-DEFAULT_STEPS = 10  # of gradient descent on b3, as the articles show them
-ARTICLE_LR = 1.0  # the articles' learning rate for that descent
-NEWTON_STEPS = 6  # of Newton's method: five reach the minimum to five digits, the sixth shows it is there
-METHODS = ("gradient", "newton")  # the ways `optimize_b3` steps down the curve
+DEFAULT_STEPS = 10
+"""Of gradient descent on b3, as the articles show them."""
+ARTICLE_LR = 1.0
+"""The articles' learning rate for that descent."""
+NEWTON_STEPS = 6
+"""Of Newton's method: five reach the minimum to five digits, the sixth shows it is there."""
+METHODS = ("gradient", "newton")
+"""The ways `optimize_b3` steps down the curve."""
 
 
 @dataclass(frozen=True)
 class TableRow:
+    """One row of the articles' forward-pass table: a flower, p(true species) and its cross entropy."""
+
     petal: float
+    """The flower's petal width, scaled to [0, 1]."""
     sepal: float
+    """The flower's sepal width, scaled to [0, 1]."""
     species: str
-    p: float  # predicted probability of the true species
+    """The flower's true species."""
+    p: float
+    """Predicted probability of the true species."""
     cross_entropy: float
+    """-log p."""
 
 
 @dataclass(frozen=True)
 class ArticleTable:
+    """The articles' forward-pass table at one b3: the three rows and their total."""
+
     b3: float
+    """The b3 the table was computed at."""
     rows: tuple[TableRow, ...]
+    """One row per flower, in the articles' order."""
     total_cross_entropy: float
+    """The sum of the rows' cross entropies."""
 
 
 def article_table(b3: float = ARTICLE_B3, rows: Rows = ARTICLE_ROWS) -> ArticleTable:
@@ -101,11 +118,18 @@ def b3_derivatives(
 
 @dataclass(frozen=True)
 class DescentStep:
+    """One step down the pink curve: where it starts, and the slope (and curvature) there."""
+
     step: int
-    b3: float  # before this step's update
+    """The step's number, from 0."""
+    b3: float
+    """Before this step's update."""
     total_cross_entropy: float
+    """The three rows' total cross entropy at this step's b3."""
     gradient: float
+    """d(total CE)/d(b3) at this step's b3, by backward()."""
     curvature: float
+    """d²(total CE)/d(b3)² at this step's b3, by grad() twice (None for gradient descent)."""
 
     def parabola(self, b3: np.ndarray) -> np.ndarray:
         """The curve's second-order Taylor polynomial at this step, at each of ``b3``: the parabola
@@ -120,9 +144,14 @@ class DescentStep:
 
 @dataclass(frozen=True)
 class Descent:
-    method: str  # one of METHODS
+    """A run of `optimize_b3`: its method, its steps, and where b3 ends."""
+
+    method: str
+    """One of METHODS."""
     steps: tuple[DescentStep, ...]
-    b3: float  # after the last update
+    """The steps, in order."""
+    b3: float
+    """After the last update."""
 
 
 def _update(step: DescentStep, lr: float, method: str) -> float:

@@ -20,6 +20,7 @@ from .render import GroupLabel, draw_graph, groups_from_stages
 __all__ = ["STAGES", "ArticleGraph", "article_graph", "build_article_graph", "draw_article_graph"]
 
 STAGES = ("hidden layer", "raw outputs", "softmax", "cross entropy")
+"""The stages of a row, left to right, as the drawing frames them."""
 
 
 @dataclass(frozen=True)
@@ -27,8 +28,11 @@ class ArticleGraph:
     """`IrisNetwork.forward_rows` of the articles' rows after backward(): the total and each row's nodes."""
 
     net: IrisNetwork
+    """The network the graph was built from."""
     total: Value
+    """The total cross entropy of the rows, after backward()."""
     rows: tuple[RowNodes, ...]
+    """Each row's nodes, in the order of the articles' rows."""
 
     @property
     def labels(self) -> tuple[str, ...]:

@@ -40,7 +40,8 @@ from .steps import BackwardRecord, format_number, node_title, record_backward
 
 __all__ = ["BackpropPage", "View", "article_page"]
 
-MAX_NODES = 400  # a larger graph is unreadable as a page, and its data grows with steps x nodes
+MAX_NODES = 400
+"""A larger graph is unreadable as a page, and its data grows with steps x nodes."""
 
 
 @dataclass(frozen=True)
@@ -52,10 +53,15 @@ class View:
     """
 
     label: str
+    """The view's name in the "Show" menu."""
     root: Value
+    """The node of the recorded graph whose graph this view draws."""
     short: str = ""
+    """The view's short name where gradients are summed ("row 1")."""
     groups: Callable[[Value], GroupLabel] | None = None
+    """`draw_graph`'s groups: each node's frame, or None."""
     highlight: Value | None = None
+    """The value whose paths to the root are drawn in pink, or None."""
 
 
 class BackpropPage:
@@ -78,8 +84,11 @@ class BackpropPage:
         if not isinstance(record, BackwardRecord):
             raise TypeError(f"BackpropPage: expected a BackwardRecord, got {type(record).__name__}")
         self.record = record
+        """The recorded backward() the page steps through."""
         self.nodes = graph_nodes(record.root, max_nodes=MAX_NODES)
+        """The nodes the page draws (at most `MAX_NODES`)."""
         self.views = tuple(views) if views else (View("the whole graph", record.root),)
+        """The drawings the "Show" menu offers."""
         index = {node: i for i, node in enumerate(self.nodes)}
         for view in self.views:
             if view.root not in index:
@@ -91,8 +100,11 @@ class BackpropPage:
             if node not in index:
                 raise ValueError(f"BackpropPage: watched {node_title(node)} is not in the graph")
         self.watch = tuple(watch)
+        """The nodes whose gradient the page spells out part by part as it arrives."""
         self.title = title
+        """The page's heading and title."""
         self.intro = intro
+        """The paragraph under the title."""
         self._index = index
         self._html: str | None = None
 

@@ -63,6 +63,8 @@ from .ops import CROSS_ENTROPY, _class_targets
 __all__ = ["CHECK_ENV", "Compiled", "ReplayMismatch", "compile"]
 
 CHECK_ENV = "TINYGRAD_IRIS_COMPILE_CHECK"
+"""The environment variable that turns the checking mode on (any value but empty or 0): eager runs beside
+every replay."""
 
 
 class ReplayMismatch(RuntimeError):
@@ -524,6 +526,8 @@ def _emit_backward(w: _Writer, ops: list[_Op], out: Value, inputs: Sequence[Valu
 # where the engine's array would be C-ordered too (its array operands are): every array then has
 # the engine's layout, and every reduction adds in the engine's order.
 Part = tuple[str, bool, bool, bool] | None
+"""A gradient part of the generated tape: (expression, fits its input, is a new array, is C-ordered), or
+None."""
 
 
 def _c(data: Any) -> bool:
@@ -827,8 +831,12 @@ class Compiled:
         if not callable(fn):
             raise TypeError(f"compile: expected a function, got {type(fn).__name__}")
         self.fn = fn
+        """The function traced and replayed."""
         self.check = os.environ.get(CHECK_ENV, "") not in ("", "0") if check is None else bool(check)
+        """Whether the checking mode is on: each replay is compared with an eager run."""
         self.tapes: dict[tuple[Any, ...], _Tape] = {}
+        """One recorded trace per cache key (grad mode, the arguments' structure, kinds, shapes, dtypes and
+        layouts)."""
         self.__name__ = getattr(fn, "__name__", "fn")
         self.__doc__ = getattr(fn, "__doc__", None)
 

@@ -45,7 +45,10 @@ import numpy as np
 
 # A float, a NumPy float scalar or an ndarray; typed Any since NumPy's stubs cannot narrow that union.
 Data = Any
+"""A value's data: a float, a NumPy float scalar or an ndarray."""
 Operand = Union["Value", float, int, np.ndarray, Sequence[Any]]
+"""What an op accepts as an input: a `Value`, a number, an array or a nested sequence (the last three
+become constants)."""
 
 __all__ = [
     "PRIMITIVES",
@@ -231,6 +234,7 @@ def _power(x: Data, p: float) -> Data:
 
 _new = object.__new__
 Label = str | Callable[[dict[str, Any]], str]
+"""A primitive's label: a string, or a function of the node's attributes returning one."""
 
 
 class Primitive:
@@ -271,12 +275,20 @@ class Primitive:
         if not callable(forward) or not (callable(vjp) or (type(vjp) is tuple and all(map(callable, vjp)))):
             raise TypeError(f"Primitive {name!r}: forward and vjp must be functions")
         self.name = name
+        """The op's name: the key in `PRIMITIVES` and a node's `_op`."""
         self.forward = forward
+        """forward(*data, **attrs): the output's data from the inputs' NumPy data."""
         self.vjp = vjp
         self.derivatives = tuple(derivatives)
+        """d out / d input as text, one per input, the inputs named a, b, ... (`("b", "a")` for a * b)."""
         self.label: Label = label if label is not None else name
+        """The op's short name in drawings, or a function of its attributes that returns one."""
         self.domain = domain
+        """What `tinygrad_iris.testing` draws this op's inputs from ("unary", "positive", "binary", ...);
+        None: not fuzzed."""
         self.syntax = syntax
+        """The call as Python source (`{0}` the first input, `{attrs}` the attributes), for fuzzer
+        programs; None if it has none."""
 
     def __repr__(self) -> str:
         return f"Primitive({self.name!r})"
@@ -406,6 +418,7 @@ def _init_leaf(leaf: Value, data: Data, name: str | None, requires_grad: bool) -
 
 
 BinaryMethod = Callable[["Value", Operand], "Value"]
+"""The type of a `Value` operator method such as `__add__`: (value, operand) -> Value."""
 
 
 def _binary_method(primitive: Primitive) -> tuple[BinaryMethod, BinaryMethod]:
@@ -430,6 +443,7 @@ def _binary_method(primitive: Primitive) -> tuple[BinaryMethod, BinaryMethod]:
 
 
 PRIMITIVES: dict[str, Primitive] = {}
+"""Every `Primitive` by name, in definition order: the one table the methods, drawings and tests read."""
 
 
 def _define(name: str, forward: Callable[..., Data], vjp: Any, **how: Any) -> Primitive:
@@ -463,6 +477,7 @@ def _add_vjp(g: Any, out: Any, a: Any, b: Any) -> tuple[Any, Any]:
 
 
 ADD = _define("+", operator.add, _add_vjp, derivatives=("1", "1"), domain="binary", syntax="{0} + {1}")
+"""`a + b`, elementwise with broadcasting: d/da = d/db = 1."""
 
 
 # sub: a - b            d/da = 1, d/db = -1
@@ -472,6 +487,7 @@ def _sub_vjp(g: Any, out: Any, a: Any, b: Any) -> tuple[Any, Any]:
 
 SUB = _define("-", operator.sub, _sub_vjp, derivatives=("1", "-1"), label="−", domain="binary",
               syntax="{0} - {1}")
+"""`a - b`, elementwise with broadcasting: d/da = 1, d/db = -1."""
 
 
 # mul: a * b            d/da = b, d/db = a
@@ -481,6 +497,7 @@ def _mul_vjp(g: Any, out: Any, a: Any, b: Any) -> tuple[Any, Any]:
 
 MUL = _define("*", operator.mul, _mul_vjp, derivatives=("b", "a"), label="×", domain="binary",
               syntax="{0} * {1}")
+"""`a * b`, elementwise with broadcasting: d/da = b, d/db = a."""
 
 
 # div: a / b            d/da = 1/b, d/db = -a/b^2 = -out/b
@@ -490,6 +507,7 @@ def _div_vjp(g: Any, out: Any, a: Any, b: Any) -> tuple[Any, Any]:
 
 DIV = _define("/", operator.truediv, _div_vjp, derivatives=("1/b", "-out/b"), label="÷", domain="divide",
               syntax="{0} / {1}")
+"""`a / b`: d/da = 1/b, d/db = -a/b^2."""
 
 
 # matmul: a @ b (1-D operands act as a row / column vector, batch dims broadcast)
@@ -515,6 +533,7 @@ def _matmul_vjp_b(g: Any, out: Any, a: Any, b: Any) -> Any:
 
 MATMUL = _define("@", operator.matmul, (_matmul_vjp_a, _matmul_vjp_b), derivatives=("g @ b.T", "a.T @ g"),
                  domain="matmul", syntax="{0} @ {1}")
+"""`a @ b`, NumPy's matmul (1-D, 2-D and batched): the gradients are g @ b.T and a.T @ g."""
 
 
 # neg: -a               d/da = -1
@@ -523,6 +542,7 @@ def _neg_vjp(g: Any, out: Any, a: Any) -> tuple[Any]:
 
 
 NEG = _define("neg", operator.neg, _neg_vjp, derivatives=("-1",), label="−x", domain="unary", syntax="-{0}")
+"""`-x`: d/dx = -1."""
 
 
 def _pow(x: Any, p: float) -> Any:
@@ -538,6 +558,7 @@ def _pow_vjp(g: Any, out: Any, a: Any, exponent: float) -> tuple[Any]:
 
 POW = _define("**", lambda a, exponent: _power(a, exponent), _pow_vjp, derivatives=("p * a**(p-1)",),
               label=lambda attrs: f"**{attrs['exponent']}", domain="power", syntax="{0} ** {exponent}")
+"""`x ** p` for a constant exponent p: d/dx = p x^(p-1)."""
 
 
 # exp: e^a              d/da = e^a = out
@@ -546,6 +567,7 @@ def _exp_vjp(g: Any, out: Any, a: Any) -> tuple[Any]:
 
 
 EXP = _define("exp", np.exp, _exp_vjp, derivatives=("out",), domain="unary", syntax="{0}.exp()")
+"""`x.exp()`: d/dx = e^x, the output itself."""
 
 
 # log: ln a             d/da = 1/a
@@ -554,6 +576,7 @@ def _log_vjp(g: Any, out: Any, a: Any) -> tuple[Any]:
 
 
 LOG = _define("log", np.log, _log_vjp, derivatives=("1/a",), domain="positive", syntax="{0}.log()")
+"""`x.log()`, the natural log: d/dx = 1/x."""
 
 
 def _relu(x: Data) -> Data:
@@ -567,6 +590,7 @@ def _relu_vjp(g: Any, out: Any, a: Any) -> tuple[Any]:
 
 RELU = _define("relu", _relu, _relu_vjp, derivatives=("1 if a > 0 else 0",), domain="kink_free",
                syntax="{0}.relu()")
+"""`x.relu()` = max(x, 0): d/dx = 1 where x > 0, else 0 (0 at exactly 0)."""
 
 
 # tanh: tanh a          d/da = 1 - tanh^2 a = 1 - out^2
@@ -579,6 +603,7 @@ def _tanh(x: Data) -> Data:
 
 
 TANH = _define("tanh", _tanh, _tanh_vjp, derivatives=("1 - out**2",), domain="unary", syntax="{0}.tanh()")
+"""`x.tanh()`: d/dx = 1 - out^2."""
 
 
 def _sigmoid(x: Data) -> Data:
@@ -594,6 +619,7 @@ def _sigmoid_vjp(g: Any, out: Any, a: Any) -> tuple[Any]:
 
 SIGMOID = _define("sigmoid", _sigmoid, _sigmoid_vjp, derivatives=("out * (1 - out)",), domain="unary",
                   syntax="{0}.sigmoid()")
+"""`x.sigmoid()` = 1 / (1 + e^-x): d/dx = out (1 - out)."""
 
 
 def _reduction_attrs(axis: Any, keepdims: bool) -> dict[str, Any] | None:
@@ -618,6 +644,7 @@ def _sum_vjp(g: Any, out: Any, a: Any, axis: Any = None, keepdims: bool = False)
 
 SUM = _define("sum", _sum, _sum_vjp, derivatives=("1",), label=_reduction_label("sum"), domain="reduce",
               syntax="{0}.sum({attrs})")
+"""`x.sum(axis, keepdims)`: d sum / d x = 1 for every element summed."""
 
 
 def _mean(a: Data, axis: Any = None, keepdims: bool = False) -> Data:
@@ -633,6 +660,7 @@ def _mean_vjp(g: Any, out: Any, a: Any, axis: Any = None, keepdims: bool = False
 
 MEAN = _define("mean", _mean, _mean_vjp, derivatives=("1/n",), label=_reduction_label("mean"),
                domain="reduce", syntax="{0}.mean({attrs})")
+"""`x.mean(axis, keepdims)`: d mean / d x = 1/n for each of the n elements averaged."""
 
 
 def _max(a: Data, axis: Any = None, keepdims: bool = False) -> Data:
@@ -650,6 +678,7 @@ def _max_vjp(g: Any, out: Any, a: Any, axis: Any = None, keepdims: bool = False)
 
 MAX = _define("max", _max, _max_vjp, derivatives=("1 if a is the max else 0",), label=_reduction_label("max"),
               domain="reduce_tie_free", syntax="{0}.max({attrs})")
+"""`x.max(axis, keepdims)`: d max / d x is 1 at the maximum, split evenly between exact ties."""
 
 
 def _reshape(a: Data, shape: tuple[int, ...]) -> Data:
@@ -663,6 +692,7 @@ def _reshape_vjp(g: Any, out: Any, a: Any, shape: tuple[int, ...]) -> tuple[Any]
 
 RESHAPE = _define("reshape", _reshape, _reshape_vjp, derivatives=("1 (reshaped back)",), domain="reshape",
                   syntax="{0}.reshape({shape})")
+"""`x.reshape(shape)`: the same elements in a new shape; its gradient is reshaped back."""
 
 
 def _transpose(a: Data, axes: tuple[int, ...] | None = None) -> Data:
@@ -677,6 +707,7 @@ def _transpose_vjp(g: Any, out: Any, a: Any, axes: tuple[int, ...] | None = None
 TRANSPOSE = _define("T", _transpose, _transpose_vjp, derivatives=("1 (permuted back)",),
                     label=lambda attrs: "T" if attrs.get("axes") is None else f"transpose{attrs['axes']}",
                     domain="transpose", syntax="{0}.transpose({axes})")
+"""`x.T`, `x.transpose(axes)`: permutes the axes; its gradient is permuted back."""
 
 
 def _broadcast(a: Data, shape: tuple[int, ...]) -> Data:
@@ -690,6 +721,7 @@ def _broadcast_vjp(g: Any, out: Any, a: Any, shape: tuple[int, ...]) -> tuple[An
 
 BROADCAST_TO = _define("broadcast_to", _broadcast, _broadcast_vjp, derivatives=("1 (summed back)",),
                        domain="broadcast_to", syntax="broadcast_to({0}, {shape})")
+"""`broadcast_to(x, shape)`: NumPy broadcasting as an op; its gradient is summed back."""
 
 
 def _sum_to(a: Data, shape: tuple[int, ...]) -> Data:
@@ -705,6 +737,7 @@ def _sum_to_vjp(g: Any, out: Any, a: Any, shape: tuple[int, ...]) -> tuple[Any]:
 
 SUM_TO = _define("sum_to", _sum_to, _sum_to_vjp, derivatives=("1 (broadcast back)",), domain="sum_to",
                  syntax="sum_to({0}, {shape})")
+"""`sum_to(x, shape)`: sums x down to a shape it was broadcast from (the VJP of broadcasting)."""
 
 
 def _getitem(a: Data, index: Any, basic: bool) -> Data:
@@ -718,6 +751,7 @@ def _getitem_vjp(g: Any, out: Any, a: Any, index: Any, basic: bool) -> tuple[Any
 
 GETITEM = _define("getitem", _getitem, _getitem_vjp, derivatives=("1 at the indexed elements",),
                   label=lambda attrs: f"[{_short(attrs['index'])}]", domain="index", syntax="{0}[{index}]")
+"""`x[index]`: basic and integer-array indexing; its gradient adds into the indexed elements."""
 
 
 def _index_add(g: Data, index: Any, basic: bool, shape: tuple[int, ...]) -> Data:
@@ -736,6 +770,7 @@ def _index_add_vjp(g: Any, out: Any, a: Any, index: Any, basic: bool, shape: tup
 
 INDEX_ADD = _define("index_add", _index_add, _index_add_vjp, derivatives=("1 at the indexed elements",),
                     label=lambda attrs: f"index_add[{_short(attrs['index'])}]")
+"""`index_add(x, index, values)`: x with values added at index, repeats adding up (the VJP of indexing)."""
 
 
 # Dual functions, for writing VJPs (as autograd.numpy is): a Value in gives a node, data gives data.
@@ -807,8 +842,11 @@ class Value:
     __array_ufunc__ = None  # make `ndarray + Value` defer to Value.__radd__
 
     data: Data
+    """The value itself: a float, a NumPy scalar or an ndarray (float64 unless made from float32)."""
     name: str | None
+    """The name drawings and error messages show, or None (micrograd's `label` is the same attribute)."""
     requires_grad: bool
+    """Whether `backward()` and `grad` compute a gradient for this value (False for constants)."""
     _grad: Any
     _parents: tuple[Value, ...]
     _primitive: Primitive | None
@@ -897,14 +935,17 @@ class Value:
 
     @property
     def shape(self) -> tuple[int, ...]:
+        """The data's shape; () for a scalar."""
         return _shape(self.data)
 
     @property
     def ndim(self) -> int:
+        """The number of axes: len(shape)."""
         return len(self.shape)
 
     @property
     def dtype(self) -> np.dtype:
+        """The data's NumPy dtype (float64 for a Python float)."""
         return np.dtype(float) if type(self.data) is float else self.data.dtype
 
     def item(self) -> float:
@@ -970,9 +1011,13 @@ class Value:
 
     # ----- reductions and shape ----------------------------------------------------------
     def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Value:
+        """The sum over ``axis`` (all axes when None), as NumPy's; its gradient is 1 for every element
+        summed."""
         return _record(_sum(self.data, axis, keepdims), (self,), SUM, _reduction_attrs(axis, keepdims))
 
     def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Value:
+        """The mean over ``axis`` (all axes when None), as NumPy's; its gradient is 1/n for each of the n
+        elements."""
         return _record(_mean(self.data, axis, keepdims), (self,), MEAN, _reduction_attrs(axis, keepdims))
 
     def max(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Value:
@@ -980,6 +1025,8 @@ class Value:
         return _record(_max(self.data, axis, keepdims), (self,), MAX, _reduction_attrs(axis, keepdims))
 
     def reshape(self, *shape: int | tuple[int, ...]) -> Value:
+        """The same elements in a new shape (``x.reshape(2, 3)`` or ``x.reshape((2, 3))``); the gradient is
+        reshaped back."""
         target = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
         try:
             data = np.reshape(self.data, target)  # type: ignore[type-var]
@@ -1068,6 +1115,8 @@ class Value:
 
 
 StepHook = Callable[[Value, Any, tuple[Any, ...]], None]
+"""A function called as hook(node, upstream, gradients) for each node `backward()` processes (see
+steps.record_backward)."""
 
 
 def _seed(root: Value, gradient: object, caller: str, argument: str) -> Data:

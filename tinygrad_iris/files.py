@@ -39,8 +39,10 @@ __all__ = [
     "write_bytes",
 ]
 
-IMAGE_FORMATS = ("png", "svg", "pdf")  # what the figures can be written as, by file-name suffix
-MAX_ARCHIVE_BYTES = 64 * 2**20  # an .npz larger than this, or claiming more, is refused unread
+IMAGE_FORMATS = ("png", "svg", "pdf")
+"""What the figures can be written as, by file-name suffix."""
+MAX_ARCHIVE_BYTES = 64 * 2**20
+"""An .npz larger than this, or claiming more, is refused unread."""
 _NPY_MAGIC = b"\x93NUMPY"
 _FORMAT_ALIASES = {"gv": "dot"}  # Graphviz's other extension for DOT text
 # What os.stat raises for a path that is not there, or not reachable as named: check_writable

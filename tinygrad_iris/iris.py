@@ -31,10 +31,15 @@ from .files import read_file
 __all__ = ["COLUMNS", "DEFAULT_PATH", "FLOWERS_PER_SPECIES", "SPECIES", "IrisData", "load_iris"]
 
 SPECIES = ("Setosa", "Versicolor", "Virginica")
+"""The three species, in label order."""
 COLUMNS = ("sepal_length", "sepal_width", "petal_length", "petal_width", "species")
+"""The CSV's header, in order."""
 FLOWERS_PER_SPECIES = 50
+"""How many flowers of each species Fisher's data set has."""
 DEFAULT_PATH = Path(__file__).parent / "data" / "iris.csv"
-MAX_FILE_BYTES = 2**20  # the shipped file is under 5 KB; anything this large is not the data set
+"""The data set shipped with the package."""
+MAX_FILE_BYTES = 2**20
+"""The shipped file is under 5 KB; anything this large is not the data set."""
 _SEPAL_WIDTH, _PETAL_WIDTH = 1, 3
 _BLANKS = " \t"  # allowed around a field; str.strip() would also eat separators like \x1c and \u2028
 _DECIMAL = re.compile(r"[0-9]+(?:\.[0-9]*)?|\.[0-9]+")
@@ -50,9 +55,13 @@ class IrisData:
     """
 
     measurements: np.ndarray
+    """(150, 4) in cm, columns as `COLUMNS` (without the species)."""
     labels: np.ndarray
+    """(150,) species labels: 0 Setosa, 1 Versicolor, 2 Virginica."""
     species: tuple[str, ...]
+    """The species' names, indexed by label."""
     X: np.ndarray
+    """The network's inputs (150, 2): petal and sepal width, each min-max scaled to [0, 1]."""
 
 
 def _read_only(array: np.ndarray) -> np.ndarray:

@@ -46,11 +46,15 @@ _OUTPUTS: _Layer = {  # one per species, in the order of SPECIES
 ARTICLE_PARAMETERS = MappingProxyType(
     {name: value for layer in (_HIDDEN, _OUTPUTS) for node in layer.values() for name, value in node.items()}
 )
+"""The articles' 15 weights and biases by name (read-only)."""
 ARTICLE_B3 = ARTICLE_PARAMETERS["b3"]
+"""The articles' starting value of b3, -2."""
 
-Rows = Sequence[tuple[float, float, int]]  # (petal, sepal, species index) per flower
+Rows = Sequence[tuple[float, float, int]]
+"""(petal, sepal, species index) per flower."""
 # The articles' three training rows as printed.
 ARTICLE_ROWS: tuple[tuple[float, float, int], ...] = ((0.04, 0.42, 0), (1.00, 0.54, 2), (0.50, 0.37, 1))
+"""The articles' three flowers: (petal, sepal, species index), rounded as the articles print them."""
 
 
 def _species_index(species: object) -> int:
@@ -66,13 +70,21 @@ class RowNodes:
     """One flower's forward pass, node by node: what `IrisNetwork.row` computed, for a drawing to ask."""
 
     petal: float
+    """The flower's petal width, scaled to [0, 1]."""
     sepal: float
-    species: str  # the flower's true species
-    hidden: tuple[Value, Value]  # relu(upper), relu(bottom)
-    raw: tuple[Value, Value, Value]  # the raw outputs: Setosa, Versicolor, Virginica
-    probabilities: Value  # softmax of the raw outputs, shape (3,)
-    probability: Value  # p(true species), picked from the softmax
-    loss: Value  # the row's cross entropy, -log p
+    """The flower's sepal width, scaled to [0, 1]."""
+    species: str
+    """The flower's true species."""
+    hidden: tuple[Value, Value]
+    """Relu(upper), relu(bottom)."""
+    raw: tuple[Value, Value, Value]
+    """The raw outputs: Setosa, Versicolor, Virginica."""
+    probabilities: Value
+    """Softmax of the raw outputs, shape (3,)."""
+    probability: Value
+    """P(true species), picked from the softmax."""
+    loss: Value
+    """The row's cross entropy, -log p."""
 
 
 class IrisNetwork(Module):

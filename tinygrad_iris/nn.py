@@ -23,6 +23,7 @@ class Module:
     """
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
+        """The computation; ``module(x)`` calls it. Subclasses define it."""
         raise NotImplementedError(f"{type(self).__name__} must define forward()")
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -51,9 +52,11 @@ class Module:
         return found
 
     def parameters(self) -> list[Value]:
+        """Every parameter, in the order of `named_parameters`, each once."""
         return [parameter for _, parameter in self.named_parameters()]
 
     def zero_grad(self) -> None:
+        """Reset every parameter's ``.grad`` to zeros, as before the next ``backward()``."""
         for parameter in self.parameters():
             parameter.grad = None
 
@@ -129,9 +132,12 @@ class Linear(Module):
         bound = 1.0 / np.sqrt(in_features)
         self.in_features, self.out_features = int(in_features), int(out_features)
         self.weight = Value(rng.uniform(-bound, bound, (in_features, out_features)), name="weight")
+        """The weight, shape (in_features, out_features): y = x @ weight + bias."""
         self.bias = Value(rng.uniform(-bound, bound, out_features), name="bias") if bias else None
+        """The bias, shape (out_features,), or None."""
 
     def forward(self, x: Any) -> Value:
+        """``x @ weight + bias`` for a batch of rows ``x`` of shape (..., in_features)."""
         y = x @ self.weight
         return y if self.bias is None else y + self.bias
 

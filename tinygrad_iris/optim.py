@@ -29,6 +29,7 @@ class Optimizer:
 
     def __init__(self, params: Iterable[Value], lr: float):
         self.params = list(params)
+        """The parameters it updates, in order."""
         if not self.params:
             raise ValueError(f"{type(self).__name__}: got an empty list of parameters")
         for i, p in enumerate(self.params):
@@ -39,12 +40,15 @@ class Optimizer:
         if len({id(p) for p in self.params}) != len(self.params):
             raise ValueError(f"{type(self).__name__}: a parameter appears more than once")
         self.lr = number_in("lr", lr, 0.0)
+        """The learning rate."""
 
     def zero_grad(self) -> None:
+        """Reset every parameter's ``.grad`` to zeros, before the next ``backward()``."""
         for p in self.params:
             p.grad = None
 
     def step(self) -> None:
+        """Update every parameter in place from its ``.grad``; subclasses define the rule."""
         raise NotImplementedError
 
 
@@ -54,9 +58,11 @@ class SGD(Optimizer):
     def __init__(self, params: Iterable[Value], lr: float, momentum: float = 0.0):
         super().__init__(params, lr)
         self.momentum = number_in("momentum", momentum, 0.0)
+        """The momentum factor (0: plain gradient descent)."""
         self._velocity: list[Any] = [None] * len(self.params)
 
     def step(self) -> None:
+        """v = momentum * v + grad; p -= lr * v (PyTorch's rule; plain p -= lr * grad when momentum is 0)."""
         for i, p in enumerate(self.params):
             g = p.grad
             if self.momentum:
@@ -84,12 +90,16 @@ class Adam(Optimizer):
             number_in("betas[0]", betas[0], 0.0, 1.0, high_open=True),
             number_in("betas[1]", betas[1], 0.0, 1.0, high_open=True),
         )
+        """The decay rates (beta1, beta2) of the first and second moment estimates."""
         self.eps = number_in("eps", eps, 0.0)
+        """Added to the denominator's square root, for stability."""
         self._steps = 0
         self._m: list[Any] = [0.0] * len(self.params)
         self._v: list[Any] = [0.0] * len(self.params)
 
     def step(self) -> None:
+        """Kingma and Ba's update: bias-corrected moment estimates m and v, then p -= lr * m / (sqrt(v) +
+        eps)."""
         self._steps += 1
         beta1, beta2 = self.betas
         m_correction = 1 - beta1**self._steps

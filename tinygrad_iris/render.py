@@ -40,6 +40,7 @@ __all__ = [
 ]
 
 FORMATS = ("svg", "png", "pdf", "dot")
+"""The formats `render_graph` and `render_bytes` write."""
 _INSTALL_HINT = (
     "Graphviz's 'dot' program was not found on PATH; install it with "
     "'sudo apt-get install graphviz' (Debian/Ubuntu), 'brew install graphviz' (macOS) "
@@ -48,8 +49,10 @@ _INSTALL_HINT = (
 
 # A group label for `groups=`: one cluster name, outer-to-inner names for nested clusters, or None.
 GroupLabel = str | Sequence[str] | None
+"""A node's group in a drawing: a frame label, a path of nested labels, or None for no frame."""
 
-HIGHLIGHT = "#d6246e"  # the colour of highlighted paths: StatQuest's pink, darkened so thin edges show
+HIGHLIGHT = "#d6246e"
+"""The colour of highlighted paths: StatQuest's pink, darkened so thin edges show."""
 _HIGHLIGHT_FILL = "#fcdcea"
 _PARAMETER_FILL, _PARAMETER_LINE = "#fff2cc", "#b08800"
 _DENOMINATOR_FILL, _DENOMINATOR_LINE = "#d6e6f5", "#2f6ea8"

@@ -41,8 +41,10 @@ __all__ = ["MAX_LOCAL_SIZE", "Arrival", "BackwardRecord", "PathRow", "Step", "fo
 # The local derivative's numbers are kept when its Jacobian has at most this many entries: they
 # are for reading, and a larger Jacobian would cost one VJP per output element to build.
 MAX_LOCAL_SIZE = 256
+"""The largest local Jacobian (in elements) a step records as numbers."""
 
-Data = Any  # a float, a NumPy scalar or an ndarray, as the engine holds them
+Data = Any
+"""A float, a NumPy scalar or an ndarray, as the engine holds them."""
 
 
 @dataclass(frozen=True)
@@ -56,22 +58,33 @@ class Arrival:
     """
 
     input: Value
-    position: int  # which input of the op: 0 is ``a``, 1 is ``b``, ...
+    """The input that received the gradient."""
+    position: int
+    """Which input of the op: 0 is ``a``, 1 is ``b``, ..."""
     formula: str
+    """The op's derivative with respect to this input, as text ("d/db (a * b) = a")."""
     local: Data | None
+    """The local Jacobian d node / d input as numbers (None when it is too large to show)."""
     added: Data
+    """What was added into the input's `.grad`: upstream times local."""
     grad: Data
-    parts: int  # how many gradients have reached this input so far, this one included
+    """The input's `.grad` after this addition."""
+    parts: int
+    """How many gradients have reached this input so far, this one included."""
 
 
 @dataclass(frozen=True)
 class Step:
     """One node processed by ``backward()``: its complete upstream gradient and what it passed on."""
 
-    number: int  # 1 for the first node processed (the root)
+    number: int
+    """1 for the first node processed (the root)."""
     node: Value
-    upstream: Data  # d root / d node
-    arrivals: tuple[Arrival, ...]  # one per input that received a gradient, in the op's order
+    """The node processed."""
+    upstream: Data
+    """D root / d node."""
+    arrivals: tuple[Arrival, ...]
+    """One per input that received a gradient, in the op's order."""
 
     def describe(self) -> str:
         """The step in words: "relu: upstream -1.661 × local 1 (d/da a.relu() = 1 if a > 0 else 0) →
@@ -98,9 +111,13 @@ class PathRow:
     (from the node before it on the path; None for the first), and its gradient after backward()."""
 
     node: Value
+    """The node on the path."""
     formula: str | None
+    """That derivative as a formula, or None for the first node."""
     local: Data | None
+    """The local derivative from the node before it on the path (None for the first)."""
     grad: Data
+    """The node's gradient after backward()."""
 
 
 class BackwardRecord:
@@ -114,9 +131,14 @@ class BackwardRecord:
 
     def __init__(self, root: Value, seed: Data, steps: Sequence[Step]):
         self.root = root
-        self.seed = seed  # root's gradient before the first step: ones for a scalar root
+        """The value `backward()` ran from."""
+        self.seed = seed
+        """Root's gradient before the first step: ones for a scalar root."""
         self.steps = tuple(steps)
+        """The nodes `backward()` processed, in its order: `steps[k]` is the (k+1)-th."""
         self.nodes = toposort(root)
+        """Every node of the graph behind the root, inputs first (`toposort`'s order), leaves and constants
+        included."""
 
     def __len__(self) -> int:
         return len(self.steps)

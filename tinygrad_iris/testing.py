@@ -38,6 +38,7 @@ __all__ = [
 ]
 
 Shape = tuple[int, ...]
+"""An array shape, as a tuple of sides."""
 
 
 def shapes(
@@ -82,7 +83,10 @@ def kink_free_arrays(shape: Shape, margin: float = 0.05, bound: float = 3.0) -> 
 # only see values >= 0.5 (made positive as x*x + 0.5, exp(x) + 0.5 or softmax(x) when needed);
 # relu and max only see values at least MARGIN from their kink or from a tie.
 BOUND = 4.0
+"""Values in a random program stay within plus or minus this (a power-of-two rescale follows any op that
+leaves it)."""
 MARGIN = 0.01
+"""How far relu's and max's inputs stay from a kink or a tie, so finite differences never straddle one."""
 _CONSTANTS = (-1.5, -0.5, 0.5, 2.0, 3.0)
 _ANY_EXPONENTS = (0, 1, 2, 3)
 _POSITIVE_EXPONENTS = (-2, -1, -0.5, 0.5, 1.5)
@@ -100,6 +104,7 @@ _RULES = {
 }  # fmt: skip
 # The functions of ops.py composed of primitives, fuzzed as whole functions too.
 COMPOSITES = ("softmax", "log_softmax", "nll_loss")
+"""The functions of ops.py composed of primitives, fuzzed as whole functions too."""
 # The finer kinds some rules report, beside the primitive's name.
 _VARIANTS = {
     "index": ("index", "index-array"),
@@ -125,6 +130,8 @@ OP_KINDS = tuple(
         }
     )
 )
+"""Every kind of op a random program can hold: the primitives with a domain, their variants, and the
+composites."""
 _IMPORTS = (
     "import numpy as np\n"
     "from tinygrad_iris import (\n"
@@ -142,9 +149,13 @@ class Program:
 
     def __init__(self, source: str, inputs: tuple[np.ndarray, ...], seed: int, ops: frozenset[str]):
         self.source = source
+        """The program's Python source, `def program(x0, ...)`: what runs and what `repr` prints."""
         self.inputs = inputs
+        """The float64 arrays the program is checked at, one per parameter x0, x1, ..."""
         self.seed = seed
+        """The seed of the random upstream gradients `check` uses."""
         self.ops = ops
+        """The kinds of op the program holds (names from `OP_KINDS`)."""
         namespace: dict[str, Any] = {}
         exec(compile(_IMPORTS + "\n" + source, "<fuzzed program>", "exec"), namespace)
         self._fn: Callable[..., Value] = namespace["program"]
@@ -169,7 +180,8 @@ def _graph(root: Value) -> list[Value]:
     return [node for node in reversed(toposort(root)) if node.requires_grad]
 
 
-FLOAT32_TOLERANCE = 1e-4  # of the node's scale: ~800 float32 ulps; 3,000 programs measured at most 2e-6
+FLOAT32_TOLERANCE = 1e-4
+"""Of the node's scale: ~800 float32 ulps; 3,000 programs measured at most 2e-6."""
 
 
 def _assert_close32(got: Any, want: Any, what: str) -> None:

@@ -29,8 +29,11 @@ __all__ = [
 ]
 
 OPTIMIZERS = ("adam", "sgd")
+"""The optimizers `train` knows: Adam, and SGD with momentum 0.9."""
 DEFAULT_EPOCHS = 1000
+"""How many full-batch epochs `train` runs by default."""
 DEFAULT_LR = MappingProxyType({"adam": 0.05, "sgd": 0.5})
+"""The default learning rate of each optimizer."""
 
 
 @dataclass
@@ -38,7 +41,9 @@ class TrainingHistory:
     """Mean cross-entropy and accuracy of each epoch, measured before that epoch's update."""
 
     loss: list[float] = field(default_factory=list)
+    """The mean cross entropy of each epoch, before its update."""
     accuracy: list[float] = field(default_factory=list)
+    """The accuracy of each epoch, before its update."""
 
 
 def accuracy(net: IrisNetwork, X: Any, labels: Any) -> float:
@@ -104,10 +109,15 @@ class Trained:
     """A trained network, the data it learned from, its history, and its final mean CE and accuracy."""
 
     net: IrisNetwork
+    """The trained network."""
     data: IrisData
+    """The flowers it learned from."""
     history: TrainingHistory
+    """The loss and accuracy of every epoch."""
     loss: float
+    """The final mean cross entropy over the flowers."""
     accuracy: float
+    """The fraction of the flowers it classifies right."""
 
     @classmethod
     def measure(cls, net: IrisNetwork, data: IrisData, history: TrainingHistory) -> Trained:
