@@ -83,3 +83,19 @@ def test_compare_interleaves_and_reports_every_contender():
     timed = calls[-3 * TINY.reps :]
     rotations = [["a", "b", "c"], ["b", "c", "a"], ["c", "a", "b"]]
     assert [timed[i : i + 3] for i in range(0, len(timed), 3)] == rotations
+
+
+def test_paired_runs_an_older_commit_as_another_package(capsys, tmp_path):
+    import tinygrad_iris
+    from benchmarks import paired
+
+    old = paired.old_package("HEAD", str(tmp_path))
+    assert old.__name__ == "tinygrad_iris_HEAD" and old is not tinygrad_iris
+    assert old.Value is not tinygrad_iris.Value and old.__file__.startswith(str(tmp_path))
+    assert (old.Value(3.0) * 2).data == 6.0
+    with pytest.raises(SystemExit, match="cannot read tinygrad_iris at 'no-such-commit'"):
+        paired.old_package("no-such-commit", str(tmp_path / "none"))
+    assert paired.main(["HEAD", "--reps", "1", "--only", "iris_step", "scalar_mlp"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "old HEAD" in lines[1]
+    assert [line.split("  ")[0] for line in lines[3:]] == ["iris step", "scalar MLP 2-16-16-1 x 20"]

@@ -1217,7 +1217,8 @@ def _backprop(order: list[Value], create_graph: bool, on_step: StepHook | None) 
             if create_graph:
                 grads = _vjp(node, g, True)
             elif len(parents) == 2 and attrs is None:
-                grads = vjp(g, node.data, parents[0].data, parents[1].data)
+                a, b = parents
+                grads = vjp(g, node.data, a.data, b.data)
             elif len(parents) == 1:
                 if attrs is None:
                     grads = vjp(g, node.data, parents[0].data)
