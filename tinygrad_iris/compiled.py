@@ -44,7 +44,6 @@ environment when `compile` is called) runs ``fn`` eagerly beside every replay an
 from __future__ import annotations
 
 import builtins
-import functools
 import math
 import os
 import threading
@@ -58,7 +57,7 @@ import numpy as np
 
 from . import engine
 from .engine import Primitive, Value, _unbroadcast, grad, is_grad_enabled
-from .ops import CROSS_ENTROPY, _class_targets
+from .ops import CROSS_ENTROPY, _class_targets, _columns_reduce_in_order
 
 __all__ = ["CHECK_ENV", "Compiled", "ReplayMismatch", "compile"]
 
@@ -449,29 +448,6 @@ def _emit_column_chain(w: _Writer, ufunc: str, rows: np.ndarray, out: np.ndarray
     for k in range(1, rows.shape[1]):
         w.forward.append(f"    {ufunc}({first}, {w.fixed_const(rows[:, k], 'view')}, out={target})")
         first = target
-
-
-@functools.cache
-def _columns_reduce_in_order(classes: int, dtype: np.dtype) -> bool:
-    """Whether NumPy's max and sum over rows of ``classes`` elements equal the chain from the first
-    column to the last, bit for bit (signed zeros, infinities and NaN included), on a probe."""
-    if not 2 <= classes <= 7:  # longer rows: NumPy sums pairwise and takes maxima in SIMD lanes
-        return False
-    rng = np.random.default_rng(0)
-    finite = [0.0, -0.0, 1.0, -1.0, 0.5, 3.0, 1e-300, 1e300]  # the sums are of exponentials: finite
-    probes = {
-        np.maximum: [rng.choice(np.array([*finite, np.inf, -np.inf, np.nan]), (512, classes))],
-        np.add: [rng.choice(np.array(finite), (512, classes)), rng.standard_normal((512, classes))],
-    }
-    with np.errstate(all="ignore"):
-        for ufunc, arrays in probes.items():
-            for probe in (a.astype(dtype) for a in arrays):
-                chain = probe[:, 0].copy()
-                for k in range(1, classes):
-                    ufunc(chain, probe[:, k], out=chain)
-                if chain.tobytes() != ufunc.reduce(probe, axis=1).tobytes():
-                    return False
-    return True
 
 
 def _emit_backward(w: _Writer, ops: list[_Op], out: Value, inputs: Sequence[Value],
