@@ -1,40 +1,51 @@
 """`compile(fn)`: run a function of Values once to record its ops, then replay the recording.
 
-The first call of ``compiled = compile(fn)`` (and every call with new shapes, dtypes, kinds of
-arguments or grad mode) *traces*: it runs ``fn`` eagerly while the engine's one record function
-reports every op. The ops become one generated Python function, a straight-line *tape*: each op
-one line, a NumPy call writing into a buffer allocated once (``np.add(v3, v4, out)``) for arrays,
-plain float arithmetic for scalars, then the recorded backward, in the order `backward()` takes
-it, with the same VJP arithmetic::
+The first call of ``compiled = compile(fn)`` (and every call with new shapes, dtypes, layouts,
+kinds of arguments or grad mode) *traces*: it runs ``fn`` eagerly while the engine's one record
+function reports every op. The ops become one generated Python function, a straight-line *tape*:
+each op one line, a NumPy call writing into a buffer allocated once for arrays, plain float
+arithmetic for scalars; then a ``yield`` of the result; then the recorded backward, in the order
+`backward()` takes it, with the same VJP arithmetic (``compiled.tapes`` holds the source)::
 
-    forward                                   backward (g: d loss / d node)
-    v2 = matmul(x, W1, buf2)                  g4 = ce_grad(probs, targets)
-    v3 = add(v2, b1, buf3)                    gW2 = matmul(v3r.T, g4, buf)      gb2 = g4.sum(0)
-    v3r = maximum(v3, 0, buf4)                g3 = matmul(g4, W2.T, buf) * (v3 > 0)
-    ...                                       gW1 = matmul(x.T, g3, buf)        gb1 = g3.sum(0)
+    np.matmul(a0, p0, buf8)              x @ W1          (a0: the argument, p0 = W1.data)
+    np.add(buf8, p1, buf11)              + b1
+    np.maximum(buf11, 0, out=buf12)      relu
+    ...                                  the cross-entropy, fused, into buffers
+    g = yield v5                         the loss; backward() resumes here with its seed
+    np.divide(buf23, buf21, buf32)       softmax - onehot, times g / rows
+    ...
+    g9 = np.matmul(a0_T, g7)             d loss / d W1
+    g = yield (g9, g8, g5, g3)           added to the parameters' .grad
 
 Later calls run that tape on the new arguments: no nodes are built, no Python per op beyond its
 line. The call returns one `Value` recorded as a single op (``compiled fn``) whose inputs are the
 parameters ``fn`` reached (the Values that require a gradient: closed over, or passed in); its
 ``backward()`` replays the recorded backward and the engine adds the results to their ``.grad``.
 Loss and parameter gradients are the eager engine's, bit for bit: the tape runs the same NumPy
-operations in the same order (the first replay is compared with the traced eager run).
+operations in the same order, on arrays laid out as the engine's (the first replay of every
+trace is compared with its eager run, value by value; one that differs runs eagerly, warned).
 
 Limits, as for ``jax.jit`` or tinygrad's ``TinyJit``:
 
 - Python in ``fn`` runs at trace time only. Control flow that depends on values (``if
   loss.item() > 1``), NumPy computed from ``.data``, and integer arrays computed in Python from
-  the arguments are frozen. Integer arguments (targets, indices) are recognized where an op uses
-  them unchanged; plain ints and strings are part of the cache key (a new value traces anew).
+  the arguments are frozen; so are the saved values an op of your own records in its
+  attributes with `Primitive.record` (the library's cross-entropy recomputes its own).
+- Integer arguments (targets, indices) are recognized where an op uses them unchanged, and
+  checked on every call as eagerly; targets closed over are a constant, checked once. Plain
+  ints, bools and strings are part of the cache key (a new value traces anew).
 - Parameters are the Values ``fn`` reached while tracing; their ``.data`` is read on every call
-  (it may change, not its shape or dtype: that traces again).
+  (it may change, not its shape, layout or dtype: that traces again).
 - Inner nodes exist only while tracing: after ``backward()`` only the parameters (and Value
-  arguments that require a gradient) have a ``.grad``.
+  arguments that require a gradient) have a ``.grad``. ``fn`` may return a tuple: its first
+  Value is the result, the others come back as constants (e.g. logits for an accuracy).
 - Array buffers are reused: call ``backward()`` on a call's result before calling the compiled
   function again (a stale result raises). One thread at a time per compiled function.
 - Inside ``fn``, ``no_grad()`` works; ``detect_anomaly()``, ``backward()`` and ``grad()`` are
   refused at trace time. Called inside ``detect_anomaly()``, the compiled function runs ``fn``
   eagerly (every op checked). ``grad(..., create_graph=True)`` through a result is refused.
+  A call whose replay raises (a float division by zero, a bad target) runs eagerly instead,
+  with the eager engine's result or error.
 
 The checking mode (``compile(fn, check=True)``, or ``TINYGRAD_IRIS_COMPILE_CHECK=1`` in the
 environment when `compile` is called) runs ``fn`` eagerly beside every replay and raises
