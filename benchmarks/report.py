@@ -80,17 +80,17 @@ it, with the same VJP arithmetic. Later calls run the tape on the new arguments:
 per-op dispatch, no memory allocated for arrays that have a buffer.
 
 ```
- first call: trace                 later calls: replay the tape
- fn runs eagerly, each op reported   np.matmul(a0, p0, buf1)       x @ W  (p0: W.data)
-   x @ W          -> op 0            np.add(buf1, p1, buf2)        + b
-   + b            -> op 1            ...cross-entropy into buffers...
-   cross_entropy  -> op 2            g = yield loss        <- loss.backward() resumes
- the ops become the tape's lines     np.divide(e, total, buf3)     softmax
- (its first replay is compared       np.subtract(buf3, onehot, buf3)
-  with the eager run, op by op)      np.multiply(buf3, g / rows, buf3)
-                                     gb = np.add.reduce(buf3, 0)
-                                     gW = np.matmul(a0.T, buf3)
-                                     yield gW, gb          -> added to W.grad, b.grad
+ first call: trace             later calls: replay the tape
+ fn runs eagerly; each op      np.matmul(a0, p0, buf1)    x @ W (p0: W.data)
+ is reported as it runs:       np.add(buf1, p1, buf2)     + b
+   x @ W          -> op 0      ...cross-entropy into buffers...
+   + b            -> op 1      g = yield loss      <- loss.backward()
+   cross_entropy  -> op 2      np.divide(e, total, buf3)       softmax
+ they become the tape's        np.subtract(buf3, onehot, buf3)
+ lines; its first replay is    np.multiply(buf3, g / rows, buf3)
+ compared with the eager       gb = np.add.reduce(buf3, 0)
+ run, op by op                 gW = np.matmul(a0.T, buf3)
+                               yield gW, gb        -> W.grad, b.grad
 ```
 
 TAPE_EXAMPLE
