@@ -9,7 +9,10 @@ happened to run before (tests/test_determinism.py).
 import importlib
 import os
 import pkgutil
+from collections.abc import Iterator
+from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis.database import DirectoryBasedExampleDatabase
 
@@ -45,3 +48,19 @@ def project_modules() -> list[str]:
 
 for _module in project_modules():
     importlib.import_module(_module)
+
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's; Playwright's own download is not used
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium through Playwright, one per process: Playwright's sync API allows only one."""
+    from playwright.sync_api import sync_playwright
+
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(f"{CHROMIUM} is missing: `make browser` installs it (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM)
+        yield launched
+        launched.close()

@@ -8,7 +8,6 @@ logged no console error and requested nothing but its own file.
 from __future__ import annotations
 
 import io
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,23 +16,12 @@ import numpy as np
 import pytest
 from article_reference import ROWS, hand_gradient, hand_probabilities
 from PIL import Image
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from tinygrad_iris import Value, record_backward
 from tinygrad_iris.backprop_page import BackpropPage, article_page
 
-CHROMIUM = "/usr/bin/chromium"  # Debian's; Playwright's own download is not used
 VISIBLE = ".view:not([hidden])"
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.fail(f"{CHROMIUM} is missing: `make browser` installs it (apt-get install chromium)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="session")

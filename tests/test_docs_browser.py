@@ -3,22 +3,21 @@
 Every page, at a desktop width and at a phone's (390 px): nothing runs past the right edge (no code
 block, table, formula, figure or signature wider than its box, the page no wider than the window),
 the math is typeset in KaTeX's own fonts, each page links to the next, a figure enlarges in place,
-and no page asks any other host for anything. `make test` installs Chromium (`make browser`).
+and no page asks any other host for anything. `make test` installs Chromium (`make browser`); the
+``browser`` fixture (tests/conftest.py) is shared with the step-by-step page's tests.
 """
 
 from __future__ import annotations
 
 import functools
 import http.server
-import os
 import threading
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 from test_docs import ROOT, build_site
 
-CHROMIUM = "/usr/bin/chromium"  # Debian's; Playwright's own download is not used
 WIDTHS = (1280, 390)
 # What may be wider than its box at 390 px, with the reason; each entry is a known gap, listed so
 # that everything else is held to the rule.
@@ -58,16 +57,6 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, list
     )
     yield f"http://127.0.0.1:{server.server_port}/", pages
     server.shutdown()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not os.access(CHROMIUM, os.X_OK):
-        pytest.fail(f"{CHROMIUM} is missing: `make browser` installs it (apt-get install chromium)")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM)
-        yield browser
-        browser.close()
 
 
 class Visit:
