@@ -19,9 +19,6 @@ from playwright.sync_api import Browser, Page
 from test_docs import ROOT, build_site
 
 WIDTHS = (1280, 390)
-# What may be wider than its box at 390 px, with the reason; each entry is a known gap, listed so
-# that everything else is held to the rule.
-PHONE_EXCEPTIONS = {"performance/": "the benchmark table's seven columns (benchmarks/report.py writes it)"}
 OVERFLOW = """() => {
   const width = document.documentElement.clientWidth;
   const boxes = '.md-content pre, .md-content table, .md-content .katex-display, .md-content img,'
@@ -89,10 +86,7 @@ def test_no_page_runs_past_the_right_edge_or_asks_another_host(browser, served, 
     visit = Visit(browser, base, width)
     for path in pages:
         found = visit.open(path).evaluate(OVERFLOW)
-        assert found["page"] <= found["width"], (path, width, found)
-        if width < 600 and path in PHONE_EXCEPTIONS:
-            continue
-        assert found["wide"] == [], (path, width)
+        assert found["page"] <= found["width"] and found["wide"] == [], (path, width, found)
     assert visit.elsewhere == [] and visit.errors == []
     visit.context.close()
 
