@@ -109,6 +109,27 @@ def test_cross_entropy_saves_no_value_of_the_traced_batch(reduction, layout):
     assert same_bits(out.data, eager.data) and same_bits(w.grad, expected)
 
 
+@pytest.mark.parametrize("body", [
+    lambda h, b: ((h + b).relu() * 2.0).sum(),  # h's buffer takes h + b: nothing else reads h
+    lambda h, b: ((h + b) * h).sum(),  # h is read twice: its buffer stays
+    lambda h, b: (h.exp() + b).relu().sum(),  # exp's backward reads its output: kept
+    lambda h, b: ((h - b).relu().relu() * (h - b)).sum(),  # relu's gradient in place, twice
+])
+def test_buffers_are_reused_only_where_no_later_step_reads_them(body):
+    rng = np.random.default_rng(10)
+    w, b = Value(rng.standard_normal((3, 4))), Value(rng.standard_normal(4))
+    f = tg.compile(lambda x: body(x @ w, b))
+    f(rng.standard_normal((5, 3)))
+    x = rng.standard_normal((5, 3))
+    eager = body(Value(x, requires_grad=False) @ w, b)
+    eager.backward()
+    expected, w.grad, b.grad = (w.grad, b.grad), None, None
+    out = f(x)
+    out.backward()
+    assert same_bits(out.data, eager.data)
+    assert same_bits(w.grad, expected[0]) and same_bits(b.grad, expected[1])
+
+
 def test_a_second_backward_accumulates_like_eager():
     rng = np.random.default_rng(3)
     params = mlp_params(rng)

@@ -248,7 +248,7 @@ class _Slot:
     primitive: Primitive
     label: str
     shape: tuple[int, ...]
-    name: str  # the local (or namespace constant) holding its data
+    name: str  # the local (or namespace constant) holding its data; "" if a later op overwrote it
     grad: str | None  # the local holding its gradient, if the backward computes one
 
 
@@ -266,6 +266,18 @@ class _Writer:
         self.targets = 0  # targets checked per call
         self.buffer_bytes = 0
         self.ce: dict[str, tuple[str, str, str]] = {}  # CE output -> (probs, flat indices, targets)
+        # reusing a buffer: the ops that read each value, the buffers ops wrote (name -> its op),
+        # and the ops whose value a later op overwrote in its buffer (the tape keeps no copy)
+        self.readers: dict[int, int] = {}
+        self.kept: set[int] = set()  # values the call returns: never overwritten
+        self.written: dict[str, _Op] = {}
+        self.overwritten: set[int] = set()
+        # gradients: the buffers a kernel wrote for one gradient part alone, and the nodes whose
+        # gradient buffer their own VJP overwrote (it was the last to read it)
+        self.private: set[str] = set()
+        self.own: dict[int, str] = {}
+        self.grad_overwritten: set[int] = set()
+        self.reusable: str | None = None
 
     def const(self, obj: Any, stem: str = "c") -> str:
         name = f"{stem}{len(self.ns)}"
@@ -349,17 +361,17 @@ def _emit_forward(w: _Writer, op: _Op, ins: list[str], name: str) -> str:
         emit(f"    {name} = _scalar({ins[0]}[{index}])")
         return name
     if array and kind in _ELEMENTWISE:
-        buf = w.buffer_like(data)
+        buf = (_reused(w, op, ins) if kind in ("+", "-") else None) or w.buffer_like(data)
         emit(f"    {_ELEMENTWISE[kind]}({ins[0]}, {ins[1]}, {buf})")
-        return buf
+        return _wrote(w, buf, op)
     if array and kind == "@" and all(_is_array(d) and d.ndim == 2 for d in in_data):
         buf = w.buffer_like(data)
         emit(f"    np.matmul({ins[0]}, {ins[1]}, {buf})")
-        return buf
+        return _wrote(w, buf, op)
     if array and kind in _UNARY:
         buf = w.buffer_like(data)
         emit(f"    {_UNARY[kind]}({ins[0]}, {buf})")
-        return buf
+        return _wrote(w, buf, op)
     if array and kind == "relu":
         buf = w.buffer_like(data)
         emit(f"    np.maximum({ins[0]}, 0, out={buf})")
@@ -386,6 +398,31 @@ def _emit_forward(w: _Writer, op: _Op, ins: list[str], name: str) -> str:
     else:  # the op as the engine computes it: its forward on the data, 0-d results made scalars
         emit(f"    {name} = _scalar({w.const(_with_attrs(p.forward, attrs))}({', '.join(ins)}))")
     return name
+
+
+# ops whose VJP reads the op's own output (so it must survive until the backward)
+_READS_OUTPUT = ("exp", "tanh", "sigmoid", "/", "cross_entropy")
+
+
+def _reused(w: _Writer, op: _Op, ins: list[str]) -> str | None:
+    """An input's buffer this op (a + or -, whose VJP reads no input) may write its result into:
+    one written by an earlier op whose VJP does not read it, that nothing else reads, that the
+    call does not return, laid out as this result. Elementwise, in place gives the same bits."""
+    data = op.node.data
+    for name, parent in zip(ins, op.parents):
+        source = w.written.get(name)
+        if (source is not None and source.node is parent and w.readers.get(id(parent)) == 1
+                and id(parent) not in w.kept and source.primitive.name not in _READS_OUTPUT):
+            buf = w.fixed[name]
+            if buf.shape == data.shape and buf.dtype == data.dtype and buf.strides == data.strides:
+                w.overwritten.add(id(parent))
+                return name
+    return None
+
+
+def _wrote(w: _Writer, buf: str, op: _Op) -> str:
+    w.written[buf] = op
+    return buf
 
 
 def _emit_targets(w: _Writer, op: _Op, name: str) -> tuple[str, bool]:
@@ -488,6 +525,7 @@ def _emit_backward(w: _Writer, ops: list[_Op], out: Value, inputs: Sequence[Valu
         ins = [w.names[id(p)] for p in op.parents]
         alone = [id(p) in ends and edges.get(id(p)) == 1 for p in op.parents]
         g, g_c = grad_names[id(node)], c_order[id(node)]
+        w.reusable = w.own.get(id(node))  # this node's gradient, if in a buffer no one else reads
         parts = _emit_vjp(w, op, g, g_c, w.names[id(node)], ins, alone, lines)
         for parent, part in zip(op.parents, parts):
             if not parent.requires_grad or part is None:
@@ -502,6 +540,8 @@ def _emit_backward(w: _Writer, ops: list[_Op], out: Value, inputs: Sequence[Valu
                 target = grad_names[id(parent)] = f"g{len(grad_names)}"
                 lines.append(f"    {target} = {expr}")
                 fresh[id(parent)], c_order[id(parent)] = new, c
+                if expr in w.private and edges.get(id(parent)) == 1:
+                    w.own[id(parent)] = expr
             else:
                 lines.append(f"    {target} = {target} + {expr}")
                 fresh[id(parent)], c_order[id(parent)] = True, c and c_order[id(parent)]
@@ -527,6 +567,7 @@ def _into(w: _Writer, lines: list[str], call: str, shape: tuple[int, ...], dtype
     if new:
         return f"{call})"
     buf = w.buffer(shape, dtype)
+    w.private.add(buf)
     lines.append(f"    {call}, {buf})")
     return buf
 
@@ -601,7 +642,15 @@ def _array_part(w: _Writer, op: _Op, k: int, g: str, g_c: bool, o: str, ins: lis
     elif kind == "relu":  # g * (a > 0)
         mask = w.buffer(data.shape, bool)
         lines.append(f"    np.greater({ins[0]}, 0, {mask})")
-        expr = _into(w, lines, f"np.multiply({g}, {mask}", data.shape, dtype, new)
+        own = w.reusable
+        if own is not None and not new and w.fixed[own].shape == data.shape and w.fixed[own].dtype == dtype:
+            # the upstream gradient's buffer is read by this part alone: multiplied in place
+            lines.append(f"    np.multiply({g}, {mask}, {own})")
+            w.grad_overwritten.add(id(op.node))
+            w.private.add(own)
+            expr = own
+        else:
+            expr = _into(w, lines, f"np.multiply({g}, {mask}", data.shape, dtype, new)
     else:  # the negated gradient: of neg, and of b in a - b
         expr = _into(w, lines, f"np.negative({g}", data.shape, dtype, new)
     if exact:
@@ -679,6 +728,10 @@ def _generate(fn_name: str, ops: list[_Op], out: Value, extras: Sequence[Value],
     """The tape of one trace: forward lines, a yield of the output (and of the ``extras`` fn also
     returned), then the backward in a loop."""
     w = _Writer(leaves)
+    for op in ops:
+        for parent in op.parents:
+            w.readers[id(parent)] = w.readers.get(id(parent), 0) + 1
+    w.kept = {id(out), *map(id, extras)}
     held: list[str] = []
     for i, op in enumerate(ops):
         if op.anomaly and not engine._state.anomaly:
@@ -713,7 +766,8 @@ def _generate(fn_name: str, ops: list[_Op], out: Value, extras: Sequence[Value],
     text = f"def replay({', '.join(f'a{k}' for k in range(n_dynamic))}):\n" + "\n".join(lines) + "\n"
     exec(builtins.compile(text, f"<tape of {fn_name}>", "exec"), w.ns)
     slots = [
-        _Slot(op.primitive, _label(op), op.node.shape, name, grad_names.get(id(op.node)))
+        _Slot(op.primitive, _label(op), op.node.shape, "" if id(op.node) in w.overwritten else name,
+              None if id(op.node) in w.grad_overwritten else grad_names.get(id(op.node)))
         for op, name in zip(ops, held)
     ]
     primitive = Primitive(f"compiled {fn_name}", _no_forward, _compiled_vjp,
@@ -952,7 +1006,7 @@ def _compare_forward(tape: _Tape, replay: Any, first: Any, ops: list[_Op], out: 
     eager run's."""
     frame = replay.gi_frame.f_locals
     for k, (slot, op) in enumerate(zip(tape.slots, ops)):
-        if not _same_bits(tape.value_of(frame, slot.name), op.node.data):
+        if slot.name and not _same_bits(tape.value_of(frame, slot.name), op.node.data):
             return f"the value of {_describe(slot, k)} differs from the eager run's"
     if not _same_bits(first, out.data):
         return "the output differs from the eager run's"
