@@ -97,6 +97,12 @@ def test_grad_of_a_leaf_with_respect_to_itself_is_the_upstream_gradient():
         (lambda x: grad(2.0, x), TypeError, r"outputs must be a Value"),
         (lambda x: grad(x * x, x, np.ones(3)), ValueError, r"grad_outputs of shape \(3,\) .* \(2,\)"),
         (lambda x: grad([x.sum(), x.sum()], x, [1.0]), ValueError, r"2 output\(s\) but 1 grad_outputs"),
+        (lambda x: grad(x * x, x, "ab"), TypeError, r"grad\(\): grad_outputs must be a real .* got str"),
+        (lambda x: grad(x * x, x, {}), TypeError, r"grad\(\): grad_outputs must be a real .* got dict"),
+        (lambda x: grad(x * x, x, [1j, 2]), TypeError, r"got list of dtype complex128"),
+        (lambda x: grad(x * x, x, [[1.0], 2.0]), ValueError, r"grad\(\): grad_outputs is not an array of"),
+        (lambda x: (x * x).backward("ab"), TypeError, r"backward\(\): gradient must be a real .* got str"),
+        (lambda x: (x * x).backward(object()), TypeError, r"backward\(\): gradient must be .* got object"),
     ],
 )
 def test_bad_calls_to_grad_name_what_is_wrong(call, error, message):

@@ -1130,7 +1130,16 @@ def _seed(root: Value, gradient: object, caller: str, argument: str) -> Data:
         return _ones(root.data)
     if type(gradient) is Value:
         gradient = gradient.data
-    seed = np.array(gradient, dtype=root.dtype)  # a copy: the caller keeps theirs
+    try:
+        given = np.asarray(gradient)
+    except ValueError as err:  # a ragged list
+        raise ValueError(f"{caller}: {argument} is not an array of numbers ({err})") from None
+    if given.dtype.kind not in "biuf":  # a string, a dict, complex numbers: the wrong kind
+        raise TypeError(
+            f"{caller}: {argument} must be a real number, an array of them or a Value, "
+            f"got {type(gradient).__name__}" + (f" of dtype {given.dtype}" if given.dtype != object else "")
+        )
+    seed = np.array(given, dtype=root.dtype)  # a copy: the caller keeps theirs
     if seed.shape != root.shape:
         raise ValueError(
             f"{caller}: {argument} of shape {seed.shape} does not match the output's shape {root.shape}"
