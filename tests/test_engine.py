@@ -52,6 +52,11 @@ def test_repr_and_item():
         Value([1.0, 2.0]).item()
 
 
+def test_an_arrays_repr_never_shows_minus_zero_either():
+    assert repr(Value(np.array([-0.0, 1.5]))) == "Value(shape=(2,), dtype=float64, data=[0. , 1.5])"
+    assert "-0" not in repr(Value(np.array([[-0.0]], dtype=np.float32)))
+
+
 # ----- backward semantics -------------------------------------------------------------------
 def test_reused_nodes_accumulate():
     x = Value(3.0)

@@ -965,7 +965,7 @@ class Value:
         name = f", name={self.name!r}" if self.name else ""
         if type(self.data) is not np.ndarray:  # + 0.0: never -0.0
             return f"Value(data={float(self.data) + 0.0!r}, grad={float(self.grad) + 0.0!r}{name})"
-        preview = np.array2string(self.data, precision=4, threshold=12, separator=", ")
+        preview = np.array2string(self.data + 0.0, precision=4, threshold=12, separator=", ")  # no -0.
         return f"Value(shape={self.shape}, dtype={self.dtype}{name}, data={preview})"
 
     # ----- arithmetic ----------------------------------------------------------------------
