@@ -48,10 +48,12 @@ def test_compiled_cross_entropy_steps_equal_eager_as_batches_change(classes, dty
     eager, ours = ([Value(w0.copy()), Value(b0.copy())] for _ in range(2))
     step = tg.compile(loss_of(ours, logits, reduction))
     for rows in (5, 1, 5, 2, 17 * classes, 1, 200):  # back to a traced size too
-        for _ in range(2):  # the first call of a new size traces, the second replays
+        for call in range(2):  # the first call of a new size traces, the second replays
             x = rng.standard_normal((rows, 4)).astype(dtype)
             t = rng.integers(0, classes, rows)
             expected, got = loss_of(eager, logits, reduction)(x, t), step(x, t)
+            if call:  # the tape ran, not the eager fallback (which would equal eager trivially)
+                assert got.op == "compiled loss" and got.inputs == tuple(ours), rows
             assert same_bits(got.data, expected.data), rows
             expected.backward()
             got.backward()
@@ -60,3 +62,4 @@ def test_compiled_cross_entropy_steps_equal_eager_as_batches_change(classes, dty
                 e.data -= 0.1 * e.grad
                 o.data -= 0.1 * o.grad
                 e.grad = o.grad = None
+    assert len(step.tapes) == 5 and not any(tape.eager_only for tape in step.tapes.values())
