@@ -110,6 +110,12 @@ def test_bad_calls_to_grad_name_what_is_wrong(call, error, message):
         call(Value(np.array([1.0, 2.0])))
 
 
+def test_a_gradient_of_scalar_values_converts_like_numbers():
+    x = Value(np.array([1.0, 2.0]))
+    (x * 3.0).backward([Value(1.0), Value(10.0)])
+    np.testing.assert_array_equal(x.grad, [3.0, 30.0])
+
+
 # ----- gradgradcheck can fail, where gradcheck cannot see the bug --------------------------------
 def _raw(x):
     return x.data if isinstance(x, Value) else x

@@ -1134,12 +1134,16 @@ def _seed(root: Value, gradient: object, caller: str, argument: str) -> Data:
         given = np.asarray(gradient)
     except ValueError as err:  # a ragged list
         raise ValueError(f"{caller}: {argument} is not an array of numbers ({err})") from None
-    if given.dtype.kind not in "biuf":  # a string, a dict, complex numbers: the wrong kind
-        raise TypeError(
-            f"{caller}: {argument} must be a real number, an array of them or a Value, "
-            f"got {type(gradient).__name__}" + (f" of dtype {given.dtype}" if given.dtype != object else "")
-        )
-    seed = np.array(given, dtype=root.dtype)  # a copy: the caller keeps theirs
+    wrong = TypeError(
+        f"{caller}: {argument} must be a real number, an array of them or a Value, "
+        f"got {type(gradient).__name__}" + (f" of dtype {given.dtype}" if given.dtype != object else "")
+    )
+    if given.dtype.kind not in "biufO":  # a string, complex numbers: the wrong kind
+        raise wrong
+    try:  # objects that are numbers (a list of scalar Values, say) convert; a dict does not
+        seed = np.array(given, dtype=root.dtype)  # a copy: the caller keeps theirs
+    except (TypeError, ValueError):
+        raise wrong from None
     if seed.shape != root.shape:
         raise ValueError(
             f"{caller}: {argument} of shape {seed.shape} does not match the output's shape {root.shape}"
