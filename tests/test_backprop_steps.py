@@ -165,6 +165,9 @@ def test_the_running_gradients_step_by_step():
     assert set(record.grads_after(4)) == set(toposort(c))
     with pytest.raises(ValueError, match=r"step number must be in \[0, 4\], got 5"):
         record.grads_after(5)
+    for wrong in (1.5, "2", True):
+        with pytest.raises(TypeError, match=f"step number must be an int, got {type(wrong).__name__}"):
+            record.grads_after(wrong)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="a is not a node that backward\\(\\) processed"):
         record.step_of(a)
 

@@ -152,6 +152,8 @@ class BackwardRecord:
     def grads_after(self, number: int) -> dict[Value, Data]:
         """Every node's running ``.grad`` after step ``number`` (0: before the first step, when
         only the root has its seed); nodes that have received nothing yet are absent."""
+        if isinstance(number, bool) or not isinstance(number, (int, np.integer)):
+            raise TypeError(f"grads_after: step number must be an int, got {type(number).__name__}")
         if not 0 <= number <= len(self.steps):
             raise ValueError(f"grads_after: step number must be in [0, {len(self.steps)}], got {number!r}")
         grads: dict[Value, Data] = {self.root: self.seed}
