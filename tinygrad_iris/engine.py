@@ -846,7 +846,10 @@ class Value:
     name: str | None
     """The name drawings and error messages show, or None (micrograd's `label` is the same attribute)."""
     requires_grad: bool
-    """Whether `backward()` and `grad` compute a gradient for this value (False for constants)."""
+    """Whether `backward()` and `grad` compute a gradient for this value (False for constants).
+    Set it before computing with the value, as in PyTorch: an op reads it when it is recorded (a
+    product with `@` computes only the gradients its inputs asked for then). Switching it on later
+    is not supported: ops recorded before may or may not pass the value a gradient."""
     _grad: Any
     _parents: tuple[Value, ...]
     _primitive: Primitive | None
