@@ -16,4 +16,4 @@ COMPILED_TARGET = 1.0  # x the floor, and ahead of JAX jit
 
 def run(budget: Budget) -> list[Row]:
     shape = mlp_step.Shape(rows=150, inputs=2, hidden=2, classes=3, seed=0)
-    return mlp_step.run(NAME, shape, budget, TARGET, COMPILED_TARGET)
+    return mlp_step.run(NAME, shape, budget, TARGET, COMPILED_TARGET, "jax")

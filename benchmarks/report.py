@@ -122,7 +122,10 @@ or kinds of argument trace again.
   the environment, as the last of those notes does) removes the faults; the compiled step,
   whose arrays live in buffers allocated once, has none to fault in.
 - Compiled: the tape makes the same NumPy calls as the hand-written floor, so what it saves is
-  the floor's Python around them: a new array per operation (the buffers), the method wrappers
+  the floor's Python around them: a new array per operation (the buffers, one reused where no
+  later step reads its value: the product `x @ W1` takes the bias, relu's gradient is
+  multiplied into its upstream gradient's buffer: that cut the wide MLP's buffers from 10.7 to
+  6.8 MiB and its compiled step by about 7%, measured paired), the method wrappers
   of `.max()` and `.sum()` (the tape calls `np.maximum.reduce` and `np.add.reduce` itself),
   and, for a few classes, the row reductions of the cross-entropy, which it takes as a chain
   over the columns where this NumPy's reduction of so short rows adds in that order (checked

@@ -13,4 +13,4 @@ COMPILED_TARGET = 1.0  # x the floor, and no page faults per step alone in a pro
 def run(budget: Budget) -> list[Row]:
     rows, inputs, hidden = (32, 8, 16) if budget.tiny else (1024, 64, 256)
     shape = mlp_step.Shape(rows=rows, inputs=inputs, hidden=hidden, classes=10, seed=1)
-    return mlp_step.run(NAME, shape, budget, TARGET, COMPILED_TARGET)
+    return mlp_step.run(NAME, shape, budget, TARGET, COMPILED_TARGET, "faults")
