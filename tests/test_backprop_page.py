@@ -9,7 +9,6 @@ import html
 import json
 import os
 import re
-import shutil
 
 import pytest
 from test_cli import assert_one_line_error, run
@@ -152,13 +151,3 @@ def test_backprop_errors_are_one_line(capsys, tmp_path, monkeypatch, argv, statu
 def test_backprop_into_a_folder_named_like_a_page_is_refused(capsys, tmp_path):
     (tmp_path / "page.html").mkdir()
     assert_one_line_error(*run(capsys, "backprop", "-o", str(tmp_path / "page.html")), 1, "it is a directory")
-
-
-def test_backprop_without_dot_is_one_line_and_touches_nothing(capsys, tmp_path, monkeypatch):
-    path = tmp_path / "backprop.html"
-    path.write_text("the user's page")
-    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
-    assert shutil.which("dot") is None
-    status, out, err = run(capsys, "backprop", "-o", str(path))
-    assert_one_line_error(status, out, err, 1, "'dot' program was not found", "apt-get install graphviz")
-    assert path.read_text() == "the user's page" and os.listdir(tmp_path) == ["backprop.html"]

@@ -100,16 +100,20 @@ def test_graph_runtime_errors_exit_1_with_one_line(capsys, tmp_path):
     assert os.listdir(tmp_path) == ["folder.svg"]
 
 
-def test_missing_dot_is_one_line_with_the_install_hint_and_touches_nothing(capsys, tmp_path, monkeypatch):
-    path = tmp_path / "graph.svg"
-    path.write_text("the user's drawing")
+@pytest.mark.parametrize(("command", "file"), [("graph", "graph.svg"), ("backprop", "backprop.html")])
+def test_missing_dot_is_one_line_with_the_install_hint_and_touches_nothing(
+    capsys, tmp_path, monkeypatch, command, file
+):
+    path = tmp_path / file
+    path.write_text("the user's file")
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     assert shutil.which("dot") is None
-    status, out, err = run(capsys, "graph", "-o", str(path))
+    status, out, err = run(capsys, command, "-o", str(path))
     assert_one_line_error(status, out, err, 1, "'dot' program was not found", "apt-get install graphviz")
-    assert path.read_text() == "the user's drawing" and os.listdir(tmp_path) == ["graph.svg"]
-    status, out, err = run(capsys, "graph", "-o", "-")  # DOT text needs no Graphviz program
-    assert status == 0 and out.startswith("digraph")
+    assert path.read_text() == "the user's file" and os.listdir(tmp_path) == [file]
+    if command == "graph":
+        status, out, err = run(capsys, "graph", "-o", "-")  # DOT text needs no Graphviz program
+        assert status == 0 and out.startswith("digraph")
 
 
 def test_demo_without_dot_writes_the_graph_as_dot_text(capsys, tmp_path, monkeypatch):

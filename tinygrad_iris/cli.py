@@ -102,6 +102,17 @@ def _add_b3(parser: argparse.ArgumentParser, flag: str = "--b3", what: str = "th
     parser.add_argument(flag, type=b3_text, default=ARTICLE_B3, help=f"{what} (default: {ARTICLE_B3:g})")
 
 
+def _add_figure_output(parser: argparse.ArgumentParser, figure: NamedFigure, what: str) -> None:
+    """-o/--output: a path in one of the figure's formats, by default its file."""
+    parser.add_argument(
+        "-o",
+        "--output",
+        type=output_path_text(figure.formats),
+        default=Path(figure.file),
+        help=f"{what} (default: {figure.file})",
+    )
+
+
 def _train_with_progress(
     net: IrisNetwork, data: IrisData, epochs: int, optimizer: str, lr: float | None, quiet: bool
 ) -> Trained:
@@ -227,13 +238,7 @@ class Curve(Command):
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         formats = "/".join(f".{format}" for format in self.figure.formats)
-        parser.add_argument(
-            "-o",
-            "--output",
-            type=output_path_text(self.figure.formats),
-            default=Path(self.figure.file),
-            help=f"image file, {formats} (default: {self.figure.file})",
-        )
+        _add_figure_output(parser, self.figure, f"image file, {formats}")
 
     def run(self, args: argparse.Namespace) -> None:
         check_writable(args.output)
@@ -296,13 +301,7 @@ class Backprop(Command):
 
     def add_arguments(self, parser: argparse.ArgumentParser) -> None:
         _add_b3(parser)
-        parser.add_argument(
-            "-o",
-            "--output",
-            type=output_path_text(self.figure.formats),
-            default=Path(self.figure.file),
-            help=f"the page, an .html file (default: {self.figure.file})",
-        )
+        _add_figure_output(parser, self.figure, "the page, an .html file")
 
     def run(self, args: argparse.Namespace) -> None:
         check_writable(args.output)
