@@ -17,7 +17,14 @@ from .engine import Value
 from .network import ARTICLE_B3, ARTICLE_ROWS, IrisNetwork, RowNodes, Rows
 from .render import GroupLabel, draw_graph, groups_from_stages
 
-__all__ = ["STAGES", "ArticleGraph", "article_graph", "build_article_graph", "draw_article_graph"]
+__all__ = [
+    "STAGES",
+    "ArticleGraph",
+    "article_graph",
+    "build_article_graph",
+    "draw_article_graph",
+    "row_stages",
+]
 
 STAGES = ("hidden layer", "raw outputs", "softmax", "cross entropy")
 """The stages of a row, left to right, as the drawing frames them."""
@@ -43,7 +50,7 @@ class ArticleGraph:
         )
 
 
-def _stages(label: str, row: RowNodes) -> list[tuple[GroupLabel, Sequence[Value]]]:
+def row_stages(label: str, row: RowNodes) -> list[tuple[GroupLabel, Sequence[Value]]]:
     """``((label, stage), outputs)`` per stage of `STAGES`, for `groups_from_stages`."""
     outputs = (row.hidden, row.raw, (row.probability,), (row.loss,))
     return [((label, stage), nodes) for stage, nodes in zip(STAGES, outputs)]
@@ -70,7 +77,7 @@ def draw_article_graph(graph: ArticleGraph) -> graphviz.Digraph:
     """Draw an already built `ArticleGraph` (see `article_graph`)."""
     rows = graph.rows
     b3 = float(graph.net.b3.data)
-    stages = [stage for label, row in zip(graph.labels, rows) for stage in _stages(label, row)]
+    stages = [stage for label, row in zip(graph.labels, rows) for stage in row_stages(label, row)]
     raw_setosa_grads = " + ".join(f"({row.raw[0].grad:.4g})" for row in rows)
     title = (
         f"The articles' network on {len(rows)} flowers at b3 = {b3:g}, after backward(): "

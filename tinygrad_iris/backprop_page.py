@@ -31,11 +31,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .article_graph import ArticleGraph, _stages
+from .article_graph import ArticleGraph, row_stages
 from .engine import Value
 from .files import write_bytes
 from .network import ARTICLE_B3, ARTICLE_ROWS, IrisNetwork, Rows
-from .render import GroupLabel, _format_data, draw_graph, graph_nodes, groups_from_stages, render_bytes
+from .render import GroupLabel, draw_graph, format_data, graph_nodes, groups_from_stages, render_bytes
 from .steps import BackwardRecord, format_number, node_title, record_backward
 
 __all__ = ["BackpropPage", "View", "article_page"]
@@ -263,7 +263,7 @@ class BackpropPage:
 
 def _grad_text(grad: Any) -> str:
     """A gradient as its node shows it, line by line (as the static drawing does)."""
-    return "\n".join(line for line in _format_data(grad).split("\n") if line.strip())
+    return "\n".join(line for line in format_data(grad).split("\n") if line.strip())
 
 
 def _centre_x(body: str) -> float:
@@ -284,11 +284,11 @@ def article_page(b3: float = ARTICLE_B3, rows: Rows = ARTICLE_ROWS) -> BackpropP
     total, nodes = net.forward_rows(rows)
     record = record_backward(total)
     graph = ArticleGraph(net, total, nodes)
-    stages = [stage for label, row in zip(graph.labels, nodes) for stage in _stages(label, row)]
+    stages = [stage for label, row in zip(graph.labels, nodes) for stage in row_stages(label, row)]
     views = [View("all rows", total, groups=groups_from_stages(stages), highlight=net.b3)]
     for number, (label, row) in enumerate(zip(graph.labels, nodes), 1):
         views.append(View(label, row.loss, short=f"row {number}",
-                          groups=groups_from_stages(_stages(label, row)), highlight=net.b3))
+                          groups=groups_from_stages(row_stages(label, row)), highlight=net.b3))
     intro = (
         f"The articles' network on its {len(nodes)} flowers at b3 = {b3:g}: total cross entropy "
         f"{total.item():.4g}. Each step is one node of backward(), in the engine's order: its upstream "

@@ -33,6 +33,7 @@ __all__ = [
     "HIGHLIGHT",
     "GraphvizNotFoundError",
     "draw_graph",
+    "format_data",
     "graph_nodes",
     "groups_from_stages",
     "render_bytes",
@@ -244,7 +245,7 @@ def _add_clusters(graph: graphviz.Digraph, clusters: dict[tuple[str, ...], list[
 
 def _node_attributes(node: Value, highlighted: bool) -> dict[str, str]:
     if _is_constant(node):
-        lines = ([_bold(node.name)] if node.name else []) + [_escape(_format_data(node.data))]
+        lines = ([_bold(node.name)] if node.name else []) + [_escape(format_data(node.data))]
         return {"label": _label(lines), "shape": "plaintext", "style": "", "fontsize": "9",
                 "fontcolor": HIGHLIGHT if highlighted else "#555555"}
     attributes: dict[str, str] = {}
@@ -257,8 +258,8 @@ def _node_attributes(node: Value, highlighted: bool) -> dict[str, str]:
         attributes.update(fillcolor=_HIGHLIGHT_FILL, color=HIGHLIGHT, penwidth="2")
     what = "parameter" if _is_parameter(node) else _describe_op(node)
     head = [_bold(node.name), _escape(what)] if node.name else [_bold(what)]
-    data = "data " + _format_data(node.data)
-    grad = "grad " + _format_data(node.grad)
+    data = "data " + format_data(node.data)
+    grad = "grad " + format_data(node.grad)
     attributes["label"] = _label([*head, _escape(data), _escape(grad)])
     return attributes
 
@@ -268,7 +269,7 @@ def _describe_op(node: Value) -> str:
     return primitive.describe(node.attrs) if primitive is not None else node.op
 
 
-def _format_data(data: Any) -> str:
+def format_data(data: Any) -> str:
     """A scalar to 4 significant digits; an array as its shape and a short preview (3 digits)."""
     if type(data) is not np.ndarray:
         return _significant(data, 4)
