@@ -2,6 +2,7 @@
 
 import itertools
 import math
+import sys
 import warnings
 
 import numpy as np
@@ -9,12 +10,12 @@ import pytest
 from hypothesis import given
 
 import tinygrad_iris as tg
-from tinygrad_iris import Value, cross_entropy, detect_anomaly, no_grad
+from tinygrad_iris import Value, cross_entropy, detect_anomaly, no_grad, training
 from tinygrad_iris.cli import main
 from tinygrad_iris.compiled import CHECK_ENV, ReplayMismatch
 from tinygrad_iris.iris import load_iris
 from tinygrad_iris.network import IrisNetwork
-from tinygrad_iris.testing import programs
+from tinygrad_iris.testing import assert_replayed, programs
 from tinygrad_iris.training import train
 
 
@@ -58,6 +59,8 @@ def test_sgd_steps_with_changing_batches_equal_eager_bit_for_bit():
         rows = rng.permutation(200)[: 50 if i < 8 else 30]  # a new batch every step, a new size later
         x, t = x_all[rows], t_all[rows]
         eager_loss, loss = mlp_loss(eager)(x, t), step(x, t)
+        if i not in (0, 8):  # not a trace: the tape ran
+            assert_replayed(step, loss)
         assert same_bits(loss.data, eager_loss.data), i
         sgd(eager, eager_loss)
         sgd(ours, loss)
@@ -71,7 +74,7 @@ def test_the_loss_and_gradients_of_each_replayed_call_are_the_eager_ones():
     rng = np.random.default_rng(2)
     params = mlp_params(rng)
     step = tg.compile(mlp_loss(params))
-    for _ in range(4):
+    for call in range(4):
         x, t = rng.uniform(0, 1, (20, 4)), rng.integers(0, 3, 20)
         eager = mlp_loss(params)(x, t)
         eager.backward()
@@ -79,6 +82,8 @@ def test_the_loss_and_gradients_of_each_replayed_call_are_the_eager_ones():
         for p in params:
             p.grad = None
         loss = step(x, t)
+        if call:
+            assert_replayed(step, loss)
         assert same_bits(loss.data, eager.data)
         loss.backward()
         for p, want in zip(params, expected):
@@ -104,7 +109,7 @@ def test_cross_entropy_saves_no_value_of_the_traced_batch(reduction, layout):
     eager = fn(Value(x, requires_grad=False), t)
     eager.backward()
     expected, w.grad = w.grad, None
-    out = f(x, t)
+    out = assert_replayed(f, f(x, t))
     out.backward()
     assert same_bits(out.data, eager.data) and same_bits(w.grad, expected)
 
@@ -124,7 +129,7 @@ def test_buffers_are_reused_only_where_no_later_step_reads_them(body):
     eager = body(Value(x, requires_grad=False) @ w, b)
     eager.backward()
     expected, w.grad, b.grad = (w.grad, b.grad), None, None
-    out = f(x)
+    out = assert_replayed(f, f(x))
     out.backward()
     assert same_bits(out.data, eager.data)
     assert same_bits(w.grad, expected[0]) and same_bits(b.grad, expected[1])
@@ -142,7 +147,7 @@ def test_a_second_backward_accumulates_like_eager():
         p.grad = None
     step = tg.compile(mlp_loss(params))
     step(x, t)  # the trace
-    loss = step(x, t)
+    loss = assert_replayed(step, step(x, t))
     loss.backward()
     loss.backward()
     assert all(same_bits(p.grad, want) for p, want in zip(params, twice))
@@ -165,7 +170,7 @@ def test_every_random_program_replays_as_eager(program, dtype):
         eager_leaves = [Value(x) for x in moved]
         eager = program(*eager_leaves)
         leaves = [Value(x) for x in moved]
-        out = compiled(*leaves)
+        out = assert_replayed(compiled, compiled(*leaves))
         assert same_bits(out.data, eager.data)
         upstream = rng.standard_normal(np.shape(eager.data)).astype(dtype)
         eager.backward(upstream if np.ndim(eager.data) else None)
@@ -207,11 +212,14 @@ def test_scalar_graphs_replay_as_a_tape_of_float_ops():
     our_layers = scalar_mlp(np.random.default_rng(5))
     step = tg.compile(scalar_loss(our_layers))
     eager_params, our_params = scalar_params(eager_layers), scalar_params(our_layers)
-    for _ in range(5):
+    for call in range(5):
         xs = [[float(rng.uniform(-1, 1)), float(rng.uniform(-1, 1))] for _ in range(8)]
         ys = [float(rng.choice([-1.0, 1.0])) for _ in range(8)]
         sgd(eager_params, scalar_loss(eager_layers)(xs, ys), lr=0.05)
-        sgd(our_params, step(xs, ys), lr=0.05)
+        loss = step(xs, ys)
+        if call:
+            assert_replayed(step, loss)
+        sgd(our_params, loss, lr=0.05)
         assert [p.data for p in our_params] == [p.data for p in eager_params]
     tape = next(iter(step.tapes.values()))
     assert tape.buffer_bytes == 0 and "np." not in tape.source.split("yield")[0]  # plain float arithmetic
@@ -222,7 +230,7 @@ def test_value_arguments_that_require_grad_get_gradients():
     f = tg.compile(lambda v: (v * v).sum())
     f(x)
     x.grad = None
-    f(x).backward()
+    assert_replayed(f, f(x)).backward()
     assert same_bits(x.grad, np.array([2.0, -4.0, 6.0]))
 
 
@@ -234,7 +242,7 @@ def test_results_compose_with_eager_ops_and_first_order_grad():
     want = tg.grad(eager, params)
     step = tg.compile(mlp_loss(params))
     step(x, t)
-    got = tg.grad((step(x, t) * 3.0).exp(), params)
+    got = tg.grad((assert_replayed(step, step(x, t)) * 3.0).exp(), params)
     assert all(same_bits(a.data, b.data) for a, b in zip(got, want))
 
 
@@ -257,7 +265,7 @@ def test_no_grad_inside_works_and_a_call_under_no_grad_is_a_constant():
     f = tg.compile(fn)
     f(np.array([1.0, 1.0]))
     x = np.array([3.0, -1.0])
-    out = f(x)
+    out = assert_replayed(f, f(x))
     assert same_bits(out.data, fn(Value(x, requires_grad=False)).data)
     out.backward()
     assert same_bits(w.grad, x * (x * 2.0).sum())
@@ -301,7 +309,7 @@ def test_a_stale_result_with_reused_buffers_raises():
     step = tg.compile(mlp_loss(params))
     x, t = rng.uniform(0, 1, (5, 4)), np.array([0, 1, 2, 0, 1])
     step(x, t)
-    first = step(x, t)
+    first = assert_replayed(step, step(x, t))
     step(x, t)
     with pytest.raises(RuntimeError, match="stale"):
         first.backward()
@@ -337,7 +345,7 @@ def test_a_float_division_by_zero_gives_numpys_inf_as_eagerly():
     with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         out = f(0.0)
-        assert out.data == math.inf
+        assert out.op == "/" and out.data == math.inf  # run eagerly: the documented case
         out.backward()
         eager_a, eager_b = Value(1.0), Value(1.0)
         (eager_a / (eager_b * 0.0)).backward()
@@ -373,13 +381,29 @@ def test_the_checking_mode_names_the_op_whose_frozen_constant_differs():
 
 
 @pytest.mark.parametrize("optimizer", ["adam", "sgd"])
-def test_training_compiled_equals_training_eagerly(optimizer):
+def test_training_compiled_equals_training_eagerly(optimizer, monkeypatch):
+    calls = []
+
+    def replaying(fn):  # train's compiled epoch pass, each call after the trace asserted to run the tape
+        compiled = tg.compile(fn)
+
+        def epoch_pass():
+            result = compiled()
+            if calls:
+                assert_replayed(compiled, result)
+            calls.append(result)
+            return result
+
+        return epoch_pass
+
+    monkeypatch.setattr(training, "compile", replaying)
     data = load_iris()
     compiled, eager = IrisNetwork.random(3), IrisNetwork.random(3)
     history = train(compiled, data.X, data.labels, 60, optimizer)
     expected = train(eager, data.X, data.labels, 60, optimizer, compiled=False)
     assert history.loss == expected.loss and history.accuracy == expected.accuracy
     assert [p.data for p in compiled.parameters()] == [p.data for p in eager.parameters()]
+    assert len(calls) == 60
 
 
 def test_the_train_command_says_it_runs_compiled(capsys):
@@ -410,3 +434,64 @@ def test_bad_functions_and_arguments_are_refused_clearly():
         tg.compile(lambda x: 1.0)(2.0)
     with pytest.raises(TypeError, match="argument of type dict"):
         tg.compile(lambda x: x)({"a": 1})
+
+
+def broken_tape(replay, part):
+    """``replay`` made to fail in its forward or its backward: a fault of the tape, not a documented case."""
+
+    def broken(*args):
+        run = replay(*args)
+        if part == "backward":
+            yield next(run)
+        raise ValueError("a broken tape")
+
+    return broken
+
+
+@pytest.mark.parametrize("part", ["forward", "backward"])
+def test_a_replay_that_fails_unexpectedly_raises_and_never_runs_eagerly(part):
+    rng = np.random.default_rng(11)
+    step = tg.compile(mlp_loss(mlp_params(rng)))
+    x, t = rng.uniform(0, 1, (5, 4)), np.array([0, 1, 2, 0, 1])
+    step(x, t)
+    tape = next(iter(step.tapes.values()))
+    tape.replay = broken_tape(tape.replay, part)
+    with pytest.raises(ValueError, match="a broken tape") as caught:
+        step(x, t).backward()
+    if sys.version_info >= (3, 11):  # exceptions carry notes
+        assert f"raised by the {part} replay of loss's tape" in caught.value.__notes__[0]
+
+
+def test_an_unexpected_replay_error_names_the_tape_line_that_raised():
+    w = Value(2.0)
+    f = tg.compile(lambda x: w * x**3.0)
+    f(1.5)
+    tape = next(iter(f.tapes.values()))
+
+    def power(*args):
+        raise ValueError("not a float")
+
+    tape.ns["_power"] = power
+    with pytest.raises(ValueError, match="not a float") as caught:
+        f(1.5)
+    line = next(n for n in tape.source.splitlines() if "_power(" in n).strip()
+    if sys.version_info >= (3, 11):  # exceptions carry notes
+        assert f"`{line}`" in caught.value.__notes__[0]
+
+
+def test_every_path_calls_fn_with_values_as_tracing_does():
+    """Eagerly inside detect_anomaly() and when a replay meets a float error: fn gets Values there too."""
+    w = Value(np.array([0.5, -1.0]))
+    f = tg.compile(lambda x: (x.exp() * w).sum())
+    f(np.array([1.0, 2.0]))
+    x = np.array([0.25, -2.0])
+    with detect_anomaly():
+        out = f(x)
+    assert out.op == "sum" and same_bits(out.data, (Value(x).exp() * w).sum().data)
+    a = Value(1.0)
+    g = tg.compile(lambda x: a / x.relu())  # float arithmetic: 1.0 / 0.0 raises in the tape
+    g(2.0)
+    with np.errstate(divide="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        out = g(0.0)
+        assert out.op == "/" and out.data == math.inf

@@ -44,8 +44,13 @@ Limits, as for ``jax.jit`` or tinygrad's ``TinyJit``:
 - Inside ``fn``, ``no_grad()`` works; ``detect_anomaly()``, ``backward()`` and ``grad()`` are
   refused at trace time. Called inside ``detect_anomaly()``, the compiled function runs ``fn``
   eagerly (every op checked). ``grad(..., create_graph=True)`` through a result is refused.
-  A call whose replay raises (a float division by zero, a bad target) runs eagerly instead,
-  with the eager engine's result or error.
+  Every eager run (there, and in the cases below) calls ``fn`` with the arguments tracing gives
+  it: floats and float arrays as constant Values.
+- A call whose replay meets a float error (a division by zero in float arithmetic, where NumPy
+  gives inf; NumPy's floating-point errors under ``np.errstate`` or warnings turned into errors)
+  or a bad target or index runs eagerly instead, with the eager engine's result or error. Any
+  other error of a replay is raised as it is, with a note naming the tape's line: never hidden
+  by an eager run.
 
 The checking mode (``compile(fn, check=True)``, or ``TINYGRAD_IRIS_COMPILE_CHECK=1`` in the
 environment when `compile` is called) runs ``fn`` eagerly beside every replay and raises
@@ -83,6 +88,28 @@ class ReplayMismatch(RuntimeError):
 
 class _Retrace(Exception):
     """A parameter's data changed shape, dtype or kind since the trace."""
+
+
+class _Eager(Exception):
+    """A replay met a bad integer argument (a target or index out of range): the eager run gives the error."""
+
+
+# What a replay may raise where the eager engine gives a result or an error of its own, so the call
+# runs eagerly: float arithmetic's ZeroDivisionError and OverflowError (NumPy's scalars give inf),
+# NumPy's floating-point errors (under np.errstate(...='raise') or warnings filtered as errors), and
+# a bad target or index (`_Eager`). Anything else is raised: the tape's fault, never hidden.
+_EAGER_CASES = (ArithmeticError, RuntimeWarning, _Eager)
+
+
+def _tape_line(tape: _Tape, err: BaseException) -> str:
+    """The line of ``tape`` that raised ``err``, for the note an unexpected replay error carries."""
+    tb, lineno = err.__traceback__, 0
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename.startswith("<tape of "):
+            lineno = tb.tb_lineno
+        tb = tb.tb_next
+    lines = tape.source.splitlines()
+    return f"line {lineno}, `{lines[lineno - 1].strip()}`" if 0 < lineno <= len(lines) else "an unknown line"
 
 
 _tracing = threading.local()  # .active: this thread is tracing (an inner compiled call runs eagerly)
@@ -808,9 +835,12 @@ class _Call:
             )
         try:
             grads = self.replay.send(g)
-        except Exception:  # e.g. a float division by zero, which eagerly gives NumPy's inf
-            out = _first(self.compiled.fn(*self.args))
+        except _EAGER_CASES:  # e.g. a float division by zero, which eagerly gives NumPy's inf
+            out = _first(self.compiled._eager(self.args))
             return [v.data for v in grad(out, list(self.inputs), grad_outputs=g)]
+        except Exception as err:
+            self.compiled._note_failure(tape, err, "backward")
+            raise
         if self.eager is not None:
             out, ops = self.eager
             problem = _compare_backward(tape, self.replay, ops, out, self.inputs, g, grads)
@@ -906,13 +936,13 @@ class Compiled:
         values: list[Value] = []
         _flatten(args, key, dynamic, values)
         if getattr(_tracing, "active", False) or (not engine._all_plain and engine._state.anomaly):
-            return self.fn(*args)  # inside another trace, or every op checked: eagerly
+            return self._eager(args)  # inside another trace, or every op checked: eagerly
         frozen = tuple(key)
         tape = self.tapes.get(frozen)
         if tape is None:
             return self._trace(args, frozen)
         if tape.eager_only:
-            return self.fn(*args)
+            return self._eager(args)
         tape.generation += 1
         replay = tape.replay(*dynamic)
         try:
@@ -922,8 +952,11 @@ class Compiled:
         except _Retrace:
             del self.tapes[frozen]
             return self._trace(args, frozen)
-        except Exception:  # e.g. a float division by zero or a bad target: as eagerly (inf, or its error)
-            return self.fn(*args)
+        except _EAGER_CASES:  # e.g. a float division by zero or a bad target: as eagerly (inf, or its error)
+            return self._eager(args)
+        except Exception as err:
+            self._note_failure(tape, err, "forward")
+            raise
         inputs = (*tape.params, *values) if tape.output_grad and key[0] else ()
         leaves = tape.leaf_params and not any(v._parents for v in values) if values else tape.leaf_params
         call = _Call(self, tape, replay, args, inputs, leaves)
@@ -931,6 +964,21 @@ class Compiled:
             self._check_forward(call, tape, args, data)
         result = _result(data, inputs, tape.primitive, call)
         return (result, *map(engine.as_value, extras)) if tape.extras else result
+
+    def _eager(self, args: Sequence[Any]) -> Any:
+        """``fn`` run eagerly, on its arguments as tracing gives them (floats and float arrays as
+        constant Values): every path calls ``fn`` with the same kinds of arguments."""
+        return self.fn(*_for_tracing(args, []))
+
+    def _note_failure(self, tape: _Tape, err: Exception, part: str) -> None:
+        """Add to ``err``, which the replay of ``tape`` raised where the eager run is not expected to
+        differ, a note naming the tape's line (the op)."""
+        add_note = getattr(err, "add_note", None)  # Python 3.11 on; 3.10 raises the error without it
+        if add_note is not None:
+            add_note(
+                f"compile: raised by the {part} replay of {self.__name__}'s tape at {_tape_line(tape, err)} "
+                "(compiled.tapes holds its source; compile(fn, check=True) compares each op with eager)"
+            )
 
     def _trace(self, args: Sequence[Any], key: tuple[Any, ...]) -> Any:
         started = time.perf_counter()

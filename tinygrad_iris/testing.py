@@ -29,6 +29,7 @@ __all__ = [
     "OP_KINDS",
     "Program",
     "arrays",
+    "assert_replayed",
     "broadcastable_shapes",
     "check_program",
     "kink_free_arrays",
@@ -173,6 +174,18 @@ class Program:
             f"{_IMPORTS}\nfrom tinygrad_iris.testing import check_program\n\n"
             f"{self.source}\ninputs = [\n{inputs}]\ncheck_program(program, inputs, seed={self.seed})\n"
         )
+
+
+def assert_replayed(compiled: Any, result: Any) -> Value:
+    """Raise unless ``result``, what a call of ``compiled`` (a `tinygrad_iris.compile` function) returned,
+    came from running its tape: the result is one node, the compiled op. A call that ran ``fn`` eagerly
+    instead equals the eager engine trivially, so every compiled-equals-eager check asserts this.
+    Returns the result (the first Value of a tuple)."""
+    out = result[0] if type(result) is tuple else result
+    op = out.op if isinstance(out, Value) else None
+    if op != f"compiled {compiled.__name__}":
+        raise AssertionError(f"{compiled!r} did not replay its tape: its result's op is {op!r}, an eager run")
+    return out
 
 
 def _graph(root: Value) -> list[Value]:
