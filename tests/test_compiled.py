@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 
 import tinygrad_iris as tg
-from tinygrad_iris import Value, cross_entropy, detect_anomaly, no_grad, training
+from tinygrad_iris import Value, cross_entropy, detect_anomaly, log_softmax, nll_loss, no_grad, training
 from tinygrad_iris.cli import main
 from tinygrad_iris.compiled import CHECK_ENV, ReplayMismatch
 from tinygrad_iris.iris import load_iris
@@ -495,3 +495,50 @@ def test_every_path_calls_fn_with_values_as_tracing_does():
         warnings.simplefilter("ignore", RuntimeWarning)
         out = g(0.0)
         assert out.op == "/" and out.data == math.inf
+
+
+def nll_of(w):
+    return lambda x, t: nll_loss(log_softmax(x @ w), t)
+
+
+@pytest.mark.parametrize("traced", [[0, 1, 2], [0, 0, 0], [1, 1, 0]])  # [0, 1, 2] is nll_loss's own arange
+@pytest.mark.parametrize("kind", [np.int64, np.int32, np.float64])  # float targets: integer values
+def test_integer_arguments_are_bound_by_identity_never_by_value(traced, kind):
+    """An integer array fn builds itself (nll_loss's np.arange(rows)) stays a constant, even when the targets
+    traced hold the same values; the targets passed are this call's, forward and backward."""
+    rng = np.random.default_rng(12)
+    w = Value(rng.standard_normal((2, 3)))
+    f = tg.compile(nll_of(w))
+    x = rng.standard_normal((3, 2))
+    f(x, np.array(traced, dtype=kind))
+    for t in ([2, 0, 1], [0, 0, 0], [1, 2, 2]):
+        t = np.array(t, dtype=kind)
+        eager = nll_of(w)(Value(x, requires_grad=False), t)
+        eager.backward()
+        expected, w.grad = w.grad, None
+        out = assert_replayed(f, f(x, t))
+        out.backward()
+        assert same_bits(out.data, eager.data) and same_bits(w.grad, expected), t
+        w.grad = None
+    with pytest.raises(ValueError, match=r"nll_loss: target -1(\.0)? at position 0 is out of range"):
+        f(x, np.array([-1, 0, 1], dtype=kind))  # eagerly refused; a replay took -1 as the last class
+
+
+def test_an_index_argument_moves_the_gradient_as_eagerly():
+    v = Value(np.arange(5.0))
+    f = tg.compile(lambda i: (v[i] * 2.0).sum())
+    f(np.array([0, 1]))
+    out = assert_replayed(f, f(np.array([3, 4])))
+    out.backward()
+    assert same_bits(v.grad, np.array([0.0, 0.0, 0.0, 2.0, 2.0]))
+    with pytest.raises(IndexError, match="indexing: index"):
+        f(np.array([0, 5]))
+
+
+def test_integer_arrays_the_trace_cannot_bind_are_refused():
+    w = Value(np.ones((2, 3)))
+    with pytest.raises(ValueError, match="view of an argument"):
+        tg.compile(lambda x, t: cross_entropy(x @ w, t[::-1]))(np.ones((3, 2)), np.array([0, 1, 2]))
+    t = np.array([0, 1, 2])
+    with pytest.raises(ValueError, match="passed as two arguments"):
+        tg.compile(lambda x, t, u: cross_entropy(x @ w, t) + cross_entropy(x @ w, u))(np.ones((3, 2)), t, t)

@@ -31,9 +31,14 @@ Limits, as for ``jax.jit`` or tinygrad's ``TinyJit``:
   loss.item() > 1``), NumPy computed from ``.data``, and integer arrays computed in Python from
   the arguments are frozen; so are the saved values an op of your own records in its
   attributes with `Primitive.record` (the library's cross-entropy recomputes its own).
-- Integer arguments (targets, indices) are recognized where an op uses them unchanged, and
-  checked on every call as eagerly; targets closed over are a constant, checked once. Plain
-  ints, bools and strings are part of the cache key (a new value traces anew).
+- Integer arguments (targets, indices) are recognized where an op copies the argument itself
+  (the array passed in, or a Value argument's data: the engine reports each such copy while
+  tracing), never by their values: an integer array ``fn`` builds (`nll_loss`'s ``np.arange``)
+  stays a constant whatever the targets hold. They are checked on every call as eagerly, and an
+  index's gradient scatters by this call's index. A view of an argument made in ``fn``
+  (``t[::-1]``) and one array passed as two arguments are refused; targets closed over are a
+  constant, checked once. Plain ints, bools and strings are part of the cache key (a new value
+  traces anew).
 - Parameters are the Values ``fn`` reached while tracing; their ``.data`` is read on every call
   (it may change, not its shape, layout or dtype: that traces again).
 - Inner nodes exist only while tracing: after ``backward()`` only the parameters (and Value
@@ -73,7 +78,7 @@ import numpy as np
 
 from . import engine
 from .engine import Primitive, Value, _unbroadcast, grad, is_grad_enabled
-from .ops import CROSS_ENTROPY, _class_targets, _columns_reduce_in_order
+from .ops import CROSS_ENTROPY, _columns_reduce_in_order
 
 __all__ = ["CHECK_ENV", "Compiled", "ReplayMismatch", "compile"]
 
@@ -192,12 +197,19 @@ class _Op:
 _trace_lock = threading.Lock()  # one trace at a time: each swaps the engine's record function
 
 
-def _run_traced(fn: Callable[..., Any], args: Sequence[Any]) -> tuple[Any, list[_Op]]:
-    """Run ``fn`` eagerly with every op it records reported, in order."""
+Copies = dict[int, tuple[Any, Any, Callable[..., Any], tuple[Any, ...]]]
+"""The integer arrays ops copied while tracing: id of the copy -> (copy, source, remake, args), the
+copy being ``remake(source, *args)`` (each kept alive, so no id is reused)."""
+
+
+def _run_traced(fn: Callable[..., Any], args: Sequence[Any]) -> tuple[Any, list[_Op], Copies]:
+    """Run ``fn`` eagerly with every op it records reported, in order, and every integer array an op
+    copies (targets, indices) with what it is a copy of."""
     ops: list[_Op] = []
+    copies: Copies = {}
     thread = threading.get_ident()
     with _trace_lock:
-        record, backprop = engine._record, engine._backprop
+        record, backprop, copied = engine._record, engine._backprop, engine._copied
 
         def traced_record(data: Any, parents: tuple[Value, ...], primitive: Primitive, attrs: Any) -> Value:
             out = record(data, parents, primitive, attrs)
@@ -213,8 +225,14 @@ def _run_traced(fn: Callable[..., Any], args: Sequence[Any]) -> tuple[Any, list[
                 )
             backprop(*args)
 
+        def traced_copied(source: Any, copy: Any, remake: Callable[..., Any], *args: Any) -> Any:
+            if threading.get_ident() == thread:
+                copies[id(copy)] = (copy, source, remake, args)
+            return copy
+
         engine._swap("_record", traced_record)
         engine._swap("_backprop", traced_backprop)
+        engine._swap("_copied", traced_copied)
         _tracing.active = True
         try:
             out = fn(*args)
@@ -222,7 +240,8 @@ def _run_traced(fn: Callable[..., Any], args: Sequence[Any]) -> tuple[Any, list[
             _tracing.active = False
             engine._swap("_record", record)
             engine._swap("_backprop", backprop)
-    return out, ops
+            engine._swap("_copied", copied)
+    return out, ops, copies
 
 
 # ----- code generation -----------------------------------------------------------------------------
@@ -282,13 +301,24 @@ class _Slot:
 class _Writer:
     """Builds the tape's source: one generator function, its constants in a namespace."""
 
-    def __init__(self, leaves: list[Any]) -> None:
+    def __init__(self, leaves: list[Any], copies: Copies) -> None:
         self.ns: dict[str, Any] = {"np": np, "_scalar": engine._scalar, "_fit": _fit, "_power": engine._power,
-                                   "_tanh": math.tanh, "_Retrace": _Retrace}
+                                   "_tanh": math.tanh, "_Retrace": _Retrace,
+                                   "_Eager": _Eager}
         self.forward: list[str] = []
         self.names: dict[int, str] = {id(leaf): f"a{k}" for k, leaf in enumerate(leaves)}
         self.fixed: dict[str, Any] = {}  # names whose data is the same object on every call
-        self.int_args = {k: leaf for k, leaf in enumerate(leaves) if _is_array(leaf)}
+        self.copies = copies
+        # the arguments' arrays (an integer array as passed, a Value's data) -> their names; None
+        # for an array passed twice, which the trace cannot tell apart
+        self.arrays: dict[int, str | None] = {}
+        self.array_objects: list[np.ndarray] = []
+        for k, leaf in enumerate(leaves):
+            data = leaf if _is_array(leaf) else leaf.data
+            if _is_array(data):
+                self.arrays[id(data)] = None if id(data) in self.arrays else f"a{k}"
+                self.array_objects.append(data)
+        self.indices: dict[str, str] = {}  # a getitem's output -> the local holding this call's index
         self.params: list[Value] = []
         self.targets = 0  # targets checked per call
         self.buffer_bytes = 0
@@ -345,18 +375,43 @@ class _Writer:
         self.names[id(v)] = name
         return name
 
-    def bound_int(self, array: np.ndarray, flat: bool) -> str | None:
-        """The integer argument ``array`` is (by value, ``flat``: reshaped to 1-D), if exactly one."""
-        found = [
-            k for k, arg in self.int_args.items()
-            if arg.size == array.size and np.array_equal(arg.reshape(-1) if flat else arg, array)
-        ]
-        if len(found) > 1:
+    def bound_int(self, array: np.ndarray, op: str) -> str | None:
+        """The expression that makes ``array``, an op's copy of an integer array (targets, an index),
+        from this call's argument when it is a copy of an argument itself (the very array passed in);
+        None when it is a copy of an array of fn's own: a constant. Never by value: fn's own
+        ``np.arange(3)`` is no argument, whatever the targets passed hold."""
+        calls: list[tuple[Callable[..., Any], tuple[Any, ...]]] = []
+        while (entry := self.copies.get(id(array))) is not None and entry[0] is array:
+            _, array, remake, args = entry
+            calls.append((remake, args))
+        if not calls:
+            return None
+        if id(array) not in self.arrays:
+            if _is_array(array) and any(np.shares_memory(array, a) for a in self.array_objects):
+                raise ValueError(
+                    f"compile: {op} uses an integer array that is a view of an argument, computed from "
+                    "it in fn; the trace would freeze its values: pass the array the op uses as an argument"
+                )
+            return None
+        name = self.arrays[id(array)]
+        if name is None:
             raise ValueError(
-                "compile: two integer arguments hold the same values; the trace cannot tell which "
-                "one an op uses: pass distinct arrays, or close over the constant one"
+                f"compile: {op} uses an integer array passed as two arguments; the trace cannot tell "
+                "which one it uses on later calls: pass distinct arrays, or close over the constant one"
             )
-        return f"a{found[0]}" if found else None
+        for remake, args in reversed(calls):
+            name = f"{self.const(remake)}({', '.join([name, *map(self.literal, args)])})"
+        return name
+
+    def literal(self, obj: Any) -> str:
+        return repr(obj) if type(obj) in (int, str) else self.const(obj)
+
+    def guarded(self, lines: list[str]) -> None:
+        """Forward lines that use an integer argument: a bad one (a target or index out of range)
+        raises `_Eager`, and the call runs eagerly, which gives the error as the engine words it."""
+        self.forward += ["    try:", *("    " + line for line in lines),
+                         "    except (IndexError, TypeError, ValueError) as error:",
+                         "        raise _Eager from error"]
 
 
 def _data_check(w: _Writer, name: str, data: Any) -> str:
@@ -380,12 +435,14 @@ def _emit_forward(w: _Writer, op: _Op, ins: list[str], name: str) -> str:
         return _emit_ce_forward(w, op, ins, name)
     if kind == "getitem" and attrs is not None and not attrs["basic"]:
         items = attrs["index"] if type(attrs["index"]) is tuple else (attrs["index"],)
-        rebuilt = []
-        for item in items:
-            bound = w.bound_int(item, False) if _is_array(item) and item.dtype.kind in "iu" else None
-            rebuilt.append(f"np.array({bound})" if bound else w.const(item))
+        bound = [w.bound_int(item, "indexing") if _is_array(item) else None for item in items]
+        rebuilt = [expr or w.const(item) for expr, item in zip(bound, items)]
         index = f"({', '.join(rebuilt)},)" if type(attrs["index"]) is tuple else rebuilt[0]
-        emit(f"    {name} = _scalar({ins[0]}[{index}])")
+        if not any(bound):
+            emit(f"    {name} = _scalar({ins[0]}[{index}])")
+        else:  # this call's index, which the backward scatters by too
+            w.indices[name] = f"i{name}"
+            w.guarded([f"    i{name} = {index}", f"    {name} = _scalar({ins[0]}[i{name}])"])
         return name
     if array and kind in _ELEMENTWISE:
         buf = (_reused(w, op, ins) if kind in ("+", "-") else None) or w.buffer_like(data)
@@ -457,13 +514,10 @@ def _emit_targets(w: _Writer, op: _Op, name: str) -> tuple[str, bool]:
     checked on every call as `cross_entropy` checks it)."""
     assert op.attrs is not None
     t = op.attrs["targets"]
-    bound = w.bound_int(t, True)
+    bound = w.bound_int(t, "cross_entropy")  # the targets checked as cross_entropy checks them
     if bound is None:
         return w.fixed_const(t), True
-    x = op.parents[0].data
-    rows = x.shape[0] if x.ndim == 2 else 1
-    check = w.const(_class_targets)
-    w.forward.append(f"    t{name} = {check}({bound}, {rows}, {x.shape[-1]}, 'cross_entropy')")
+    w.guarded([f"    t{name} = {bound}"])
     return f"t{name}", False
 
 
@@ -705,6 +759,10 @@ def _generic_part(w: _Writer, op: _Op, k: int, g: str, o: str, ins: list[str], l
         targets = w.ce[o][2]
         vjp = w.const(lambda g_, o_, x_, t_, _f=p.vjp, _a=attrs: _f(g_, o_, x_, **_a, targets=t_))
         return f"{vjp}({g}, {o}, {ins[0]}, {targets})[0]", False, False, False
+    if o in w.indices:  # an index of this call's, not the trace's
+        attrs.pop("index")
+        vjp = w.const(lambda g_, o_, x_, i_, _f=p.vjp, _a=attrs: _f(g_, o_, x_, index=i_, **_a))
+        return f"{vjp}({g}, {o}, {ins[0]}, {w.indices[o]})[0]", False, False, False
     args = f"{g}, {o}, {', '.join(ins)}"
     if type(p.vjp) is tuple:  # one VJP per input
         return f"{w.const(_with_attrs(p.vjp[k], attrs))}({args})", False, False, False
@@ -751,10 +809,10 @@ class _Tape:
 
 
 def _generate(fn_name: str, ops: list[_Op], out: Value, extras: Sequence[Value], leaves: list[Any],
-              n_dynamic: int) -> _Tape:
+              n_dynamic: int, copies: Copies) -> _Tape:
     """The tape of one trace: forward lines, a yield of the output (and of the ``extras`` fn also
     returned), then the backward in a loop."""
-    w = _Writer(leaves)
+    w = _Writer(leaves, copies)
     for op in ops:
         for parent in op.parents:
             w.readers[id(parent)] = w.readers.get(id(parent), 0) + 1
@@ -777,10 +835,10 @@ def _generate(fn_name: str, ops: list[_Op], out: Value, extras: Sequence[Value],
         w.params.clear()  # nothing flows back: the result is a constant, as eagerly
     results = [w.names[id(v)] if id(v) in w.names else w.source(v) for v in extras]
     lines = list(w.forward)
-    copies = [  # buffers are reused: what the call returns is a copy
+    returned = [  # buffers are reused: what the call returns is a copy
         f"{name}.copy()" if _is_array(v.data) else name for name, v in zip([root, *results], [out, *extras])
     ]
-    lines.append(f"    g = yield ({', '.join(copies)},)" if extras else f"    g = yield {copies[0]}")
+    lines.append(f"    g = yield ({', '.join(returned)},)" if extras else f"    g = yield {returned[0]}")
     grad_names: dict[int, str] = {}
     fresh: list[bool] = []
     if out.requires_grad:
@@ -983,7 +1041,7 @@ class Compiled:
     def _trace(self, args: Sequence[Any], key: tuple[Any, ...]) -> Any:
         started = time.perf_counter()
         leaves: list[Any] = []
-        result, ops = _run_traced(self.fn, _for_tracing(args, leaves))
+        result, ops, copies = _run_traced(self.fn, _for_tracing(args, leaves))
         outs = result if type(result) is tuple and result else (result,)
         if not all(isinstance(v, Value) for v in outs):
             raise TypeError(
@@ -992,7 +1050,7 @@ class Compiled:
             )
         dynamic: list[Any] = []
         _flatten(args, [], dynamic, [])
-        tape = _generate(self.__name__, ops, outs[0], outs[1:], leaves, len(dynamic))
+        tape = _generate(self.__name__, ops, outs[0], outs[1:], leaves, len(dynamic), copies)
         self.tapes[key] = tape
         self._verify(tape, dynamic, outs[0], ops, _value_args(leaves))
         tape.trace_seconds = time.perf_counter() - started
@@ -1019,7 +1077,7 @@ class Compiled:
 
     def _check_forward(self, call: _Call, tape: _Tape, args: Sequence[Any], data: Any) -> None:
         """The checking mode: run ``fn`` eagerly on the same arguments; compare op by op."""
-        result, ops = _run_traced(self.fn, _for_tracing(args, []))
+        result, ops, _ = _run_traced(self.fn, _for_tracing(args, []))
         out = _first(result)
         for k in range(max(len(ops), len(tape.slots))):
             ran = ops[k].primitive.name if k < len(ops) else "nothing"

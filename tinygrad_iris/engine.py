@@ -804,8 +804,9 @@ def sum_to(x: Operand, shape: Sequence[int]) -> Value:
 def _snapshot(index: Any) -> Any:
     """A copy of an advanced index, so changing the caller's index array can't move the gradient."""
     if type(index) is tuple:
-        return tuple(np.array(item) if isinstance(item, (np.ndarray, list)) else item for item in index)
-    return np.array(index) if isinstance(index, (np.ndarray, list)) else index
+        return tuple(_copied(item, np.array(item), np.array) if isinstance(item, (np.ndarray, list)) else item
+                     for item in index)
+    return _copied(index, np.array(index), np.array) if isinstance(index, (np.ndarray, list)) else index
 
 
 def _is_basic_index(index: Any) -> bool:
@@ -1447,8 +1448,16 @@ def _swap(name: str, function: Any) -> Any:
     name when called: the tracer of `tinygrad_iris.compile` swaps in its own for one call, so
     ops cost nothing extra while no one traces.
     """
-    if name not in ("_record", "_backprop"):
-        raise ValueError(f"_swap: the engine swaps _record or _backprop, not {name!r}")
+    if name not in ("_record", "_backprop", "_copied"):
+        raise ValueError(f"_swap: the engine swaps _record, _backprop or _copied, not {name!r}")
     previous = globals()[name]
     globals()[name] = function
     return previous
+
+
+def _copied(source: Any, copy: Any, remake: Callable[..., Any], *args: Any) -> Any:
+    """``copy``, an op's own copy of an integer array it was given (an index, targets), which is
+    ``remake(source, *args)``: returned as it is. The tracer swaps in its own, which notes where
+    each copy came from: an op then uses an integer argument of a compiled function if its copy
+    is of that very array (not one that merely holds the same values)."""
+    return copy

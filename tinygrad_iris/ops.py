@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from . import engine
 from .engine import Operand, Value, _define, _shape, _shape_of, as_value, no_grad
 
 __all__ = ["SOFTMAX_DENOMINATOR", "cross_entropy", "log_softmax", "nll_loss", "softmax", "stack"]
@@ -97,11 +98,11 @@ def _class_targets(targets: object, rows: int, classes: int, op: str) -> np.ndar
             )
         if flat.size and not (flat.min() >= 0 and flat.max() < classes):  # before the cast: it would wrap
             raise _out_of_range(flat, classes, op)
-        return flat.astype(np.intp)
+        return engine._copied(raw, flat.astype(np.intp), _class_targets, rows, classes, op)
     t = flat.astype(np.intp)  # a copy: the caller may reuse their array before backward()
     if t.size and t.view(np.uintp).max() >= classes:  # one reduction: a negative index is huge unsigned
         raise _out_of_range(flat, classes, op)
-    return t
+    return engine._copied(raw, t, _class_targets, rows, classes, op)
 
 
 def _out_of_range(flat: np.ndarray, classes: int, op: str) -> ValueError:
