@@ -10,7 +10,7 @@ from . import mlp_step
 from .timing import Budget, Row
 
 NAME = "iris step (150x2 -> 2 -> 3)"
-TARGET = 1.5  # x the NumPy floor
+TARGET = 1.3  # x the NumPy floor, eager (issue 14; 1.5 before it)
 COMPILED_TARGET = 1.0  # x the floor, and ahead of JAX jit
 
 
