@@ -4,6 +4,7 @@ import itertools
 import math
 import sys
 import warnings
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -11,11 +12,12 @@ from hypothesis import given
 
 import tinygrad_iris as tg
 from tinygrad_iris import Value, cross_entropy, detect_anomaly, log_softmax, nll_loss, no_grad, training
+from tinygrad_iris import compiled as compiled_module
 from tinygrad_iris.cli import main
 from tinygrad_iris.compiled import CHECK_ENV, ReplayMismatch
 from tinygrad_iris.iris import load_iris
 from tinygrad_iris.network import IrisNetwork
-from tinygrad_iris.testing import assert_replayed, programs
+from tinygrad_iris.testing import assert_replayed, check_compiled, programs
 from tinygrad_iris.training import train
 
 
@@ -153,31 +155,18 @@ def test_a_second_backward_accumulates_like_eager():
     assert all(same_bits(p.grad, want) for p, want in zip(params, twice))
 
 
-def as_dtype(x, dtype):
-    return np.asarray(x, dtype=dtype)[()]  # 0-d: a NumPy scalar, as Value keeps it
-
-
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @given(program=programs(max_ops=12))
-def test_every_random_program_replays_as_eager(program, dtype):
-    """Traced on the program's inputs, replayed on others: output and every input's gradient."""
-    compiled = tg.compile(program, check=True)  # a replay that differs at trace time raises
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", RuntimeWarning)
-        compiled(*(Value(as_dtype(x, dtype)) for x in program.inputs))
-        rng = np.random.default_rng(program.seed)
-        moved = [as_dtype(x + 1e-3 * rng.standard_normal(np.shape(x)), dtype) for x in program.inputs]
-        eager_leaves = [Value(x) for x in moved]
-        eager = program(*eager_leaves)
-        leaves = [Value(x) for x in moved]
-        out = assert_replayed(compiled, compiled(*leaves))
-        assert same_bits(out.data, eager.data)
-        upstream = rng.standard_normal(np.shape(eager.data)).astype(dtype)
-        eager.backward(upstream if np.ndim(eager.data) else None)
-        out.backward(upstream if np.ndim(out.data) else None)
-        for k, (a, b) in enumerate(zip(leaves, eager_leaves)):
-            assert same_bits(a.grad, b.grad), f"input {k}"
-    assert not any(t.eager_only for t in compiled.tapes.values())
+def test_a_planted_compile_bug_fails_the_fuzzers_compiled_check(program):
+    """check_compiled, the fuzzer's compiled-equals-eager check (tests/test_fuzz.py runs it on every
+    program): a replay whose output is off by one, or a call that runs fn eagerly, fails it."""
+    check_compiled(program, program.inputs, program.seed)
+    result = compiled_module._result
+    off = mock.patch.object(compiled_module, "_result", lambda data, *rest: result(data + 1, *rest))
+    with off, pytest.raises(AssertionError, match="the output differs"):
+        check_compiled(program, program.inputs, program.seed)
+    eagerly = mock.patch.object(compiled_module.Compiled, "_trace", lambda self, args, key: self.fn(*args))
+    with eagerly, pytest.raises(AssertionError, match="did not replay its tape"):
+        check_compiled(program, program.inputs, program.seed)
 
 
 def scalar_mlp(rng, sizes=(2, 6, 6, 1)):

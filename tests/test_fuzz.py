@@ -1,4 +1,5 @@
-"""Differential fuzzing: random programs over every op of the library, each checked three ways.
+"""Differential fuzzing: random programs over every op of the library, each checked five ways
+(`check_program`: gradients, repeated backward, float32, second derivatives, compiled equals eager).
 
 `make test` runs a fixed derandomized budget; `make fuzz` a long random session bounded by
 FUZZ_EXAMPLES and FUZZ_SECONDS (see docs/reliability.md).
@@ -16,7 +17,7 @@ from tinygrad_iris import Value, engine
 from tinygrad_iris.testing import OP_KINDS, Program, check_program, programs
 
 FUZZING = os.environ.get("HYPOTHESIS_PROFILE") == "fuzz"
-# `make test` is a gate, not a soak: 400 programs take about 6 s. Every planted bug below is caught within
+# `make test` is a gate, not a soak: 400 programs take about 10 s. Every planted bug below is caught within
 # its first 250 programs (transpose-as-reshape, the latest, at the 222nd); `make fuzz` runs the long sessions.
 PROGRAMS_IN_CI = 400
 FUZZ_CHUNK = 250  # a fuzz session is many short random runs, so it can stop on time between them

@@ -31,6 +31,7 @@ __all__ = [
     "arrays",
     "assert_replayed",
     "broadcastable_shapes",
+    "check_compiled",
     "check_program",
     "kink_free_arrays",
     "positive_arrays",
@@ -188,6 +189,41 @@ def assert_replayed(compiled: Any, result: Any) -> Value:
     return out
 
 
+def _same_bits(a: Any, b: Any) -> bool:
+    a, b = np.asarray(a), np.asarray(b)
+    return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+
+
+def check_compiled(program: Callable[..., Value], inputs: Sequence[np.ndarray], seed: int = 0) -> None:
+    """`tinygrad_iris.compile` on a program equals the eager engine bit for bit; raise where not.
+
+    For float64 and float32: traced on ``inputs`` in the checking mode (a replay that differs from
+    the eager run at trace time raises), then replayed on inputs moved by 1e-3: the replay ran the
+    tape (`assert_replayed`), and its output and every input's gradient (random upstream
+    gradient) have the eager run's bits. NumPy warnings are errors, as in `check_program`.
+    """
+    from .compiled import compile  # testing helpers import the library; the engine imports neither
+
+    for dtype in (np.float64, np.float32):
+        compiled = compile(program, check=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)
+            compiled(*(Value(np.asarray(x, dtype=dtype)[()]) for x in inputs))  # 0-d: a NumPy scalar
+            rng = np.random.default_rng(seed)
+            moved = [np.asarray(x + 1e-3 * rng.standard_normal(np.shape(x)), dtype=dtype)[()] for x in inputs]
+            eager_leaves, leaves = [Value(x) for x in moved], [Value(x) for x in moved]
+            eager = program(*eager_leaves)
+            out = assert_replayed(compiled, compiled(*leaves))
+            if not _same_bits(out.data, eager.data):
+                raise AssertionError(f"compiled ({dtype.__name__}): the output differs from the eager run's")
+            upstream = rng.standard_normal(np.shape(eager.data)).astype(dtype)
+            eager.backward(upstream if np.ndim(eager.data) else None)
+            out.backward(upstream if np.ndim(out.data) else None)
+            for k, (a, b) in enumerate(zip(leaves, eager_leaves)):
+                if not _same_bits(a.grad, b.grad):
+                    raise AssertionError(f"compiled ({dtype.__name__}): the gradient of x{k} differs")
+
+
 def _graph(root: Value) -> list[Value]:
     """Every node behind ``root`` that takes a gradient, each before its inputs (a fixed order)."""
     return [node for node in reversed(toposort(root)) if node.requires_grad]
@@ -216,6 +252,8 @@ def check_program(program: Callable[..., Value], inputs: Sequence[np.ndarray], s
        float32 precision.
     4. `gradgradcheck`: a Hessian-vector product through ``grad(..., create_graph=True)``
        against central differences of first-order gradients.
+    5. `check_compiled`: ``tinygrad_iris.compile(program)`` replays it with the eager engine's
+       output and gradients, bit for bit, float64 and float32.
     NumPy warnings raised inside are errors: a well-conditioned program must not produce any.
     """
     with warnings.catch_warnings():
@@ -259,6 +297,7 @@ def check_program(program: Callable[..., Value], inputs: Sequence[np.ndarray], s
                 )
             _assert_close32(node32.data, node.data, f"{what} value")
             _assert_close32(node32.grad, node.grad, f"{what} gradient")
+    check_compiled(program, inputs, seed)
 
 
 class _Builder:
