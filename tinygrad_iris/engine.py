@@ -1442,11 +1442,13 @@ def _anomaly_check_backward(node: Value, grads: Sequence[Any]) -> None:
 
 # ----- tracing (tinygrad_iris.compiled): the one switch, off the hot path ------------------------------
 def _swap(name: str, function: Any) -> Any:
-    """Install ``function`` as the engine's `_record` or `_backprop`; return the one it replaces.
+    """Install ``function`` as the engine's `_record`, `_backprop` or `_copied`; return the one it
+    replaces.
 
-    Every op records through `_record` and every reverse pass runs `_backprop`, both looked up by
-    name when called: the tracer of `tinygrad_iris.compile` swaps in its own for one call, so
-    ops cost nothing extra while no one traces.
+    Every op records through `_record`, every reverse pass runs `_backprop`, and every op that copies
+    an integer array it was given (targets, an index) reports it to `_copied`, each looked up by name
+    when called: the tracer of `tinygrad_iris.compile` swaps in its own for one call, so ops cost
+    nothing extra while no one traces.
     """
     if name not in ("_record", "_backprop", "_copied"):
         raise ValueError(f"_swap: the engine swaps _record, _backprop or _copied, not {name!r}")
