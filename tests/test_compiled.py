@@ -17,13 +17,8 @@ from tinygrad_iris.cli import main
 from tinygrad_iris.compiled import CHECK_ENV, ReplayMismatch
 from tinygrad_iris.iris import load_iris
 from tinygrad_iris.network import IrisNetwork
-from tinygrad_iris.testing import assert_replayed, check_compiled, programs
+from tinygrad_iris.testing import assert_replayed, check_compiled, programs, same_bits
 from tinygrad_iris.training import train
-
-
-def same_bits(a, b):
-    a, b = np.asarray(a), np.asarray(b)
-    return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
 
 
 def mlp_params(rng, sizes=(4, 8, 3)):

@@ -14,12 +14,7 @@ import pytest
 
 import tinygrad_iris as tg
 from tinygrad_iris import Value, cross_entropy
-from tinygrad_iris.testing import assert_replayed
-
-
-def same_bits(a, b):
-    a, b = np.asarray(a), np.asarray(b)
-    return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
+from tinygrad_iris.testing import assert_replayed, same_bits
 
 
 def loss_of(params, logits, reduction):

@@ -189,7 +189,9 @@ def assert_replayed(compiled: Any, result: Any) -> Value:
     return out
 
 
-def _same_bits(a: Any, b: Any) -> bool:
+def same_bits(a: Any, b: Any) -> bool:
+    """``a`` and ``b`` are the same array bit for bit: dtype, shape and bytes (-0.0 differs from 0.0:
+    bytes are compared, not values)."""
     a, b = np.asarray(a), np.asarray(b)
     return a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
 
@@ -214,13 +216,13 @@ def check_compiled(program: Callable[..., Value], inputs: Sequence[np.ndarray], 
             eager_leaves, leaves = [Value(x) for x in moved], [Value(x) for x in moved]
             eager = program(*eager_leaves)
             out = assert_replayed(compiled, compiled(*leaves))
-            if not _same_bits(out.data, eager.data):
+            if not same_bits(out.data, eager.data):
                 raise AssertionError(f"compiled ({dtype.__name__}): the output differs from the eager run's")
             upstream = rng.standard_normal(np.shape(eager.data)).astype(dtype)
             eager.backward(upstream if np.ndim(eager.data) else None)
             out.backward(upstream if np.ndim(out.data) else None)
             for k, (a, b) in enumerate(zip(leaves, eager_leaves)):
-                if not _same_bits(a.grad, b.grad):
+                if not same_bits(a.grad, b.grad):
                     raise AssertionError(f"compiled ({dtype.__name__}): the gradient of x{k} differs")
 
 
