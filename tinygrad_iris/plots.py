@@ -117,8 +117,9 @@ def _plot_newton(ax: Axes, b3_values: np.ndarray, steps: Sequence[DescentStep]) 
         f"its lowest point: b3 = {bottom:.4f}",
         (bottom, lowest),
         textcoords="offset points",
-        xytext=(0, -22),
-        ha="center",
+        xytext=(-8, -4),
+        ha="right",
+        va="top",
         color="tab:blue",
     )
     low = min(lowest, *(step.total_cross_entropy for step in steps))
