@@ -104,7 +104,6 @@ _RULES = {
     "transpose": "transpose", "broadcast_to": "broadcast_to", "sum_to": "sum_to", "index": "index",
     "stack": "stack", "matmul": "matmul", "cross_entropy": "cross_entropy",
 }  # fmt: skip
-# The functions of ops.py composed of primitives, fuzzed as whole functions too.
 COMPOSITES = ("softmax", "log_softmax", "nll_loss")
 """The functions of ops.py composed of primitives, fuzzed as whole functions too."""
 # The finer kinds some rules report, beside the primitive's name.
