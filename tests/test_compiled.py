@@ -406,6 +406,7 @@ def test_a_tuple_result_gives_its_other_values_back_without_a_graph():
     f(np.ones((3, 2)))
     x = np.full((3, 2), 2.0)
     loss, logits = f(x)
+    assert_replayed(f, (loss, logits))
     assert same_bits(logits.data, x @ w.data) and not logits.requires_grad
     loss.backward()
     assert same_bits(w.grad, x.T @ (2 * (x @ w.data)))
