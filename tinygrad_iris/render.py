@@ -27,6 +27,7 @@ from .arguments import is_integer
 from .engine import Value, toposort
 from .files import format_from_name, write_bytes
 from .ops import SOFTMAX_DENOMINATOR
+from .steps import format_number
 
 __all__ = [
     "FORMATS",
@@ -272,14 +273,10 @@ def _describe_op(node: Value) -> str:
 def format_data(data: Any) -> str:
     """A scalar to 4 significant digits; an array as its shape and a short preview (3 digits)."""
     if type(data) is not np.ndarray:
-        return _significant(data, 4)
+        return format_number(data, 4)
     preview = np.array2string(data, threshold=6, edgeitems=2, separator=", ", max_line_width=48,
-                              formatter={"float_kind": lambda x: _significant(x, 3)})
+                              formatter={"float_kind": lambda x: format_number(x, 3)})
     return f"{data.shape} {preview.replace(chr(10) * 2, chr(10))}"
-
-
-def _significant(x: Any, digits: int) -> str:
-    return f"{float(x) + 0.0:.{digits}g}"  # + 0.0 turns -0.0 into 0.0
 
 
 def _display_name(node: Value) -> str:
