@@ -129,7 +129,7 @@ class DescentStep:
     gradient: float
     """d(total CE)/d(b3) at this step's b3, by backward()."""
     curvature: float
-    """d²(total CE)/d(b3)² at this step's b3, by grad() twice (None for gradient descent)."""
+    """d²(total CE)/d(b3)² at this step's b3, by grad() twice (recorded for either method)."""
 
     def parabola(self, b3: np.ndarray) -> np.ndarray:
         """The curve's second-order Taylor polynomial at this step, at each of ``b3``: the parabola
