@@ -309,6 +309,9 @@ def test_a_parameter_of_a_new_shape_traces_again():
     assert same_bits(out.data, np.float64(6.0))
     out.backward()
     assert w.grad.shape == (2, 3)
+    again = f(np.ones(3))  # the new trace replays: the new shape has a tape of its own
+    assert_replayed(f, again)
+    assert same_bits(again.data, np.float64(6.0))
 
 
 def test_targets_are_checked_on_every_call():
