@@ -127,7 +127,7 @@ class DescentStep:
     total_cross_entropy: float
     """The three rows' total cross entropy at this step's b3."""
     gradient: float
-    """d(total CE)/d(b3) at this step's b3, by backward()."""
+    """d(total CE)/d(b3) at this step's b3, by grad() (the first of the two)."""
     curvature: float
     """d²(total CE)/d(b3)² at this step's b3, by grad() twice (recorded for either method)."""
 
