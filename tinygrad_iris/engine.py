@@ -1191,30 +1191,31 @@ def _walk(root: Value, leaves: bool, stash: list[tuple[Value, Any]]) -> list[Val
         node = pop()
         if node is _EMIT:
             emit(pop())
-        elif node not in visited:
-            visit(node)
-            if leaves:
-                if node._parents:
-                    push(node)
-                    push(_EMIT)
-                    for parent in reversed(node._parents):  # pushed last-first: popped in the op's order
-                        if parent not in visited:
-                            push(parent)
-                else:
-                    emit(node)
-                continue
-            if node._grad is not None:
-                stash.append((node, node._grad))
-                node._grad = None
-            push(node)
-            push(_EMIT)
-            for parent in node._parents:
-                if parent._parents:
+            continue
+        if node in visited:  # an input of several consumers, pushed by each
+            continue
+        visit(node)
+        if leaves:
+            if node._parents:
+                push(node)
+                push(_EMIT)
+                for parent in reversed(node._parents):  # pushed last-first: popped in the op's order
                     if parent not in visited:
                         push(parent)
-                elif parent._grad is not None and parent.requires_grad:
-                    stash.append((parent, parent._grad))
-                    parent._grad = None
+            else:
+                emit(node)
+            continue
+        if node._grad is not None:
+            stash.append((node, node._grad))
+            node._grad = None
+        push(node)
+        push(_EMIT)
+        for parent in node._parents:
+            if parent._parents:  # pushed even if visited (then skipped when popped): cheaper for chains
+                push(parent)
+            elif parent._grad is not None and parent.requires_grad:
+                stash.append((parent, parent._grad))
+                parent._grad = None
     return order
 
 
@@ -1223,6 +1224,7 @@ def _backprop(order: list[Value], create_graph: bool, on_step: StepHook | None) 
     broadcasting undone, the parts of a reused node's gradient added up. On data, or, with
     ``create_graph``, on the graph's own nodes, so that every step is itself recorded."""
     anomaly = _state.anomaly
+    watched = anomaly or on_step is not None
     ndarray = np.ndarray  # a local: this loop runs once per edge of the graph
     for node in reversed(order):
         g = node._grad
@@ -1245,8 +1247,6 @@ def _backprop(order: list[Value], create_graph: bool, on_step: StepHook | None) 
                 grads = _vjp(node, g, False)
         except ZeroDivisionError:  # a plain-float zero divisor: NumPy semantics instead
             grads = _vjp(node, np.float64(g), create_graph)
-        if anomaly:
-            _anomaly_check_backward(node, grads)
         for parent, pg in zip(parents, grads):
             if parent.requires_grad and pg is not None:
                 if type(pg) is ndarray:
@@ -1256,14 +1256,12 @@ def _backprop(order: list[Value], create_graph: bool, on_step: StepHook | None) 
                     elif not parent._parents:  # a leaf's .grad is the user's: its own array
                         pg = pg.copy()
                 current = parent._grad
-                if current is None:
-                    parent._grad = pg
-                else:
-                    parent._grad = current + pg
-                    if anomaly:
-                        _anomaly_check_sum(parent)
-        if on_step is not None:
-            on_step(node, g, _added(node, grads))
+                parent._grad = pg if current is None else current + pg
+        if watched:  # one test per node for both: the checks can follow the sums (a failure undoes them)
+            if anomaly:
+                _anomaly_check_step(node, grads)
+            if on_step is not None:
+                on_step(node, g, _added(node, grads))
 
 
 def _vjp(node: Value, g: Any, create_graph: bool) -> Sequence[Any]:
@@ -1415,7 +1413,7 @@ def _anomaly_check_forward(out: Value, parents: tuple[Value, ...]) -> None:
 
 
 def _anomaly_check_sum(node: Value) -> None:
-    """The gradient of ``node`` just grew by one more part: did the sum overflow?"""
+    """The gradient of ``node`` after a step added a part to it: did the sum overflow?"""
     if not np.all(np.isfinite(_data(node._grad))):
         if not node._parents:
             what = f"leaf {node.name}" if node.name else "a leaf"
@@ -1438,6 +1436,15 @@ def _anomaly_check_backward(node: Value, grads: Sequence[Any]) -> None:
                 f"anomaly: the backward of op '{_op_label(node)}' (inputs of shapes {shapes}) produced "
                 f"a non-finite gradient; the node was created at {site}"
             )
+
+
+def _anomaly_check_step(node: Value, grads: Sequence[Any]) -> None:
+    """After ``node``'s step: its VJP's gradients finite, then its inputs' running sums (a sum of
+    finite parts that is not finite overflowed)."""
+    _anomaly_check_backward(node, grads)
+    for parent in node._parents:
+        if parent._grad is not None:
+            _anomaly_check_sum(parent)
 
 
 # ----- tracing (tinygrad_iris.compiled): the one switch, off the hot path ------------------------------
