@@ -270,3 +270,22 @@ def test_overflow_when_gradients_add_up_on_a_leaf():
         with pytest.raises(FloatingPointError, match="leaf x"):
             y.backward()
     assert x._grad is None
+
+
+def test_a_constants_own_grad_is_neither_checked_nor_lost():
+    c = Value(1.0, requires_grad=False)
+    c.grad = np.inf  # not the graph's: backward never adds to a constant
+    x = Value(2.0)
+    with detect_anomaly():
+        (x * c).backward()
+    assert x.grad == 1.0 and c.grad == np.inf
+
+
+def test_micrograds_single_step_that_fails_leaves_its_inputs_as_they_were():
+    x = Value(0.0)
+    with detect_anomaly():
+        r = x**0.5
+        r.grad = 1.0
+        with pytest.raises(FloatingPointError, match=r"backward of op '\*\*0.5'"):
+            r._backward()
+    assert x._grad is None

@@ -935,7 +935,13 @@ class Value:
         """micrograd's one step: add this node's ``.grad`` times its local derivative into its inputs'
         ``.grad`` (the same step `backward()` takes at this node)."""
         if self._primitive is not None and self._grad is not None:
-            _backprop([self], False, None)
+            before = [parent._grad for parent in self._parents]
+            try:
+                _backprop([self], False, None)
+            except BaseException:  # an anomaly: the inputs keep the gradients they had
+                for parent, grad in zip(self._parents, before):
+                    parent._grad = grad
+                raise
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -1442,8 +1448,8 @@ def _anomaly_check_step(node: Value, grads: Sequence[Any]) -> None:
     """After ``node``'s step: its VJP's gradients finite, then its inputs' running sums (a sum of
     finite parts that is not finite overflowed)."""
     _anomaly_check_backward(node, grads)
-    for parent in node._parents:
-        if parent._grad is not None:
+    for parent, pg in zip(node._parents, grads):
+        if parent.requires_grad and pg is not None:  # the inputs this step added to, as the loop
             _anomaly_check_sum(parent)
 
 
