@@ -1198,7 +1198,7 @@ def _walk(root: Value, leaves: bool, stash: list[tuple[Value, Any]]) -> list[Val
         if node is _EMIT:
             emit(pop())
             continue
-        if node in visited:  # an input of several consumers, pushed by each
+        if node in visited:  # an input of several consumers, pushed by each: it was emitted already
             continue
         visit(node)
         if leaves:
@@ -1206,8 +1206,7 @@ def _walk(root: Value, leaves: bool, stash: list[tuple[Value, Any]]) -> list[Val
                 push(node)
                 push(_EMIT)
                 for parent in reversed(node._parents):  # pushed last-first: popped in the op's order
-                    if parent not in visited:
-                        push(parent)
+                    push(parent)
             else:
                 emit(node)
             continue
@@ -1217,7 +1216,7 @@ def _walk(root: Value, leaves: bool, stash: list[tuple[Value, Any]]) -> list[Val
         push(node)
         push(_EMIT)
         for parent in node._parents:
-            if parent._parents:  # pushed even if visited (then skipped when popped): cheaper for chains
+            if parent._parents:
                 push(parent)
             elif parent._grad is not None and parent.requires_grad:
                 stash.append((parent, parent._grad))
